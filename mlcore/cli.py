@@ -1,0 +1,229 @@
+"""The `mlcore` command line: thin Typer commands over the library.
+
+Start-up stays fast: torch and everything that imports it are imported inside the commands
+that need them, so `mlcore --help`, `mlcore config` and config errors answer at once.
+Output, exit codes and error display live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mlcore.errors import MlcoreError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Run the fundamentals of machine learning from a short YAML file.",
+)
+
+
+class _State:
+    debug = False
+
+
+class Split(str, Enum):
+    test = "test"
+    val = "val"
+    train = "train"
+
+
+class Which(str, Enum):
+    best = "best"
+    last = "last"
+
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a config value, e.g. --set optimizer.lr=0.01 (repeatable).",
+    ),
+]
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from mlcore import __version__
+
+        typer.echo(f"mlcore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    _State.debug = debug
+
+
+@app.command()
+def train(
+    config: Annotated[Path | None, typer.Argument(help="YAML config file.")] = None,
+    set_: SetOption = None,
+    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Write the run here.")] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", metavar="RUN_DIR", help="Continue an interrupted run."),
+    ] = None,
+    runs_root: Annotated[Path, typer.Option("--runs-root", help="Where new runs go.")] = Path(
+        "runs"
+    ),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+) -> None:
+    """Train a model; writes a run directory (config, metrics, checkpoints, plots)."""
+    if config is not None and resume is not None:
+        raise MlcoreError("train: give either CONFIG or --resume RUN_DIR, not both")
+    if config is not None:  # validate before importing torch: errors answer at once
+        from mlcore.config import load_config
+
+        load_config(config, set_ or [])
+    from mlcore.api import train as train_run
+    from mlcore.progress import ConsoleReporter
+    from mlcore.training.trainer import Interrupted
+
+    console = _console()
+    reporter = ConsoleReporter(console, quiet=quiet)
+    try:
+        run, summary = train_run(
+            config,
+            set_ or [],
+            run_dir=run_dir,
+            resume=resume,
+            reporter=reporter,
+            runs_root=runs_root,
+        )
+    except Interrupted:
+        console.print(
+            f"interrupted: resume with `mlcore train --resume {_run_of(config, resume, run_dir)}`"
+        )
+        raise typer.Exit(130) from None
+    _print_summary(console, run.path, summary)
+
+
+def _run_of(config: Path | None, resume: Path | None, run_dir: Path | None) -> str:
+    return str(resume or run_dir or "RUN_DIR (printed above)")
+
+
+def _print_summary(console: Any, run_path: Path, summary: dict[str, Any]) -> None:
+    from mlcore.report_table import render_report
+
+    best = summary.get("best") or {}
+    console.print(
+        f"{summary['status']}: {summary['epochs_completed']} epochs in "
+        f"{summary['duration_s']:.1f}s; best {best.get('monitor')} = {best.get('value'):.6g} "
+        f"at epoch {best.get('epoch')}"
+    )
+    fit = summary.get("fit")
+    if fit:
+        learned = ", ".join(f"{w:.4f}" for w in fit["learned_w"])
+        true = ", ".join(f"{w:.4f}" for w in fit["true_w"] or [])
+        console.print(
+            f"fit: learned W = [{learned}], b = {fit['learned_b']:.4f}; "
+            f"true w = [{true}], b = {fit['true_b']}"
+        )
+    if summary.get("test"):
+        console.print("test split, best checkpoint:")
+        for part in render_report(summary["test"]):
+            console.print(part)
+    console.print(f"run directory: {run_path}")
+
+
+@app.command("eval")
+def eval_(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `mlcore train`.")],
+    split: Annotated[Split, typer.Option("--split", help="Which split to evaluate.")] = Split.test,
+    checkpoint: Annotated[Which, typer.Option("--checkpoint", help="best.pt or last.pt.")] = (
+        Which.best
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON only.")] = False,
+) -> None:
+    """Evaluate a run's checkpoint on a split: metrics table, JSON report, plots."""
+    from mlcore.api import evaluate_run
+    from mlcore.eval_outputs import write_eval_outputs
+
+    report, parts = evaluate_run(run_dir, split.value, checkpoint.value)
+    write_eval_outputs(run_dir, report, parts)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    from mlcore.report_table import render_report
+
+    console = _console()
+    console.print(
+        f"{run_dir}: {split.value} split, {checkpoint.value} checkpoint "
+        f"(epoch {report['epoch']}), {report['num_samples']} samples"
+    )
+    for part in render_report(report):
+        console.print(part)
+
+
+@app.command("config")
+def config_(
+    config: Annotated[Path, typer.Argument(help="YAML config file.")],
+    set_: SetOption = None,
+) -> None:
+    """Validate a config and print it resolved, with every default filled in."""
+    from mlcore.config import dump, load_config
+
+    typer.echo(dump(load_config(config, set_ or [])), nl=False)
+
+
+@app.command()
+def runs(
+    root: Annotated[Path, typer.Argument(help="Folder holding runs.")] = Path("runs"),
+) -> None:
+    """List runs as a table: name, model, dataset, epochs, status, best, test metric."""
+    from mlcore.runs import find_runs, runs_table
+
+    found = find_runs(root)
+    if not found:
+        typer.echo(f"no runs under {root}")
+        return
+    _console().print(runs_table(found, root))
+
+
+def _labelled(label: str, message: str) -> Any:
+    from rich.text import Text
+
+    return Text.assemble((label, "bold red"), message)  # no markup parsing of the message
+
+
+def main() -> None:
+    """Entry point: user errors exit 2 with one line, failed runs 1, interrupts 130."""
+    from mlcore.errors import RunFailed
+
+    try:
+        app(standalone_mode=True)
+    except MlcoreError as err:
+        if _State.debug:
+            raise
+        _console(stderr=True).print(_labelled("error: ", str(err)))
+        sys.exit(2)
+    except RunFailed as err:
+        if _State.debug:
+            raise
+        _console(stderr=True).print(_labelled("run failed: ", str(err)))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,348 @@
+"""The config: YAML (safe_load) + `--set` overrides, validated once into frozen dataclasses.
+
+Keys and defaults are those of DESIGN.md. This module must not import torch: `mlcore config`
+and config errors answer before torch would have finished importing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from mlcore.errors import MlcoreError
+from mlcore.schema import SchemaError, build, check, to_dict
+
+# The registries (MODELS, DATASETS, OPTIMIZERS) live beside their code and import torch;
+# these name lists let validation answer without it. A test keeps the two in step.
+MODEL_NAMES = ("linear", "mlp", "cnn", "segnet")
+DATASET_NAMES = (
+    "line",
+    "moons",
+    "circles",
+    "spirals",
+    "gaussian_ring",
+    "iris",
+    "wine",
+    "breast_cancer",
+    "diabetes",
+    "digits",
+    "digit_seg",
+    "mnist",
+    "fashion_mnist",
+    "cifar10",
+    "image_folder",
+    "csv",
+)
+OPTIMIZER_NAMES = ("sgd", "rmsprop", "adam", "adamw")
+SCHEDULER_NAMES = ("none", "step", "cosine", "plateau", "onecycle")
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "gelu")
+Mode = Literal["min", "max"]
+
+
+def _named(value: str, valid: tuple[str, ...], what: str) -> None:
+    import difflib
+
+    if value not in valid:
+        match = difflib.get_close_matches(value, valid, n=1)
+        hint = f" (did you mean {match[0]!r}?)" if match else ""
+        raise SchemaError("name", f"unknown {what} {value!r}{hint}; valid: {', '.join(valid)}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = "run"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    train: float = 0.7
+    val: float = 0.15
+    test: float = 0.15
+
+    def __post_init__(self) -> None:
+        for part in ("train", "val", "test"):
+            check(0.0 <= getattr(self, part) <= 1.0, part, "must be a fraction in [0, 1]")
+        check(self.train > 0, "train", "must be > 0")
+        total = self.train + self.val + self.test
+        check(abs(total - 1.0) < 1e-6, "train", f"train + val + test must sum to 1, got {total:g}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "digits"
+    root: str | None = None
+    download: bool = False
+    path: str | None = None
+    target: str | None = None
+    task: Literal["auto", "classification", "regression"] = "auto"
+    n_samples: int | None = None
+    noise: float | None = None
+    w: list[float] | None = None
+    b: float | None = None
+    split: SplitConfig = field(default_factory=SplitConfig)
+    stratify: bool = True
+    normalize: bool = True
+    dedupe: bool = False
+    batch_size: int = 64
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        _named(self.name, DATASET_NAMES, "dataset")
+        check(self.batch_size >= 1, "batch_size", "must be >= 1")
+        check(self.num_workers >= 0, "num_workers", "must be >= 0")
+        check(self.n_samples is None or self.n_samples >= 10, "n_samples", "must be >= 10")
+        check(self.noise is None or self.noise >= 0, "noise", "must be >= 0")
+        if self.name == "csv":
+            check(self.path is not None, "path", "the csv dataset needs data.path (a CSV file)")
+            check(self.target is not None, "target", "the csv dataset needs data.target")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "mlp"
+    channels: list[int] = (32, 64)
+    hidden: list[int] = (64,)
+    activation: str = "relu"
+    batchnorm: bool = False
+    dropout: float = 0.0
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        _named(self.name, MODEL_NAMES, "model")
+        _named_key(self.activation, ACTIVATIONS, "activation")
+        check(0.0 <= self.dropout < 1.0, "dropout", f"must be in [0, 1), got {self.dropout}")
+        check(all(c >= 1 for c in self.channels), "channels", "sizes must be >= 1")
+        check(all(h >= 1 for h in self.hidden), "hidden", "sizes must be >= 1")
+
+
+def _named_key(value: str, valid: tuple[str, ...], key: str) -> None:
+    try:
+        _named(value, valid, key)
+    except SchemaError as err:
+        raise SchemaError(key, err.message) from None
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    name: str = "adam"
+    lr: float = 0.001
+    momentum: float = 0.0
+    nesterov: bool = False
+    betas: list[float] = (0.9, 0.999)
+    alpha: float = 0.99
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        _named(self.name, OPTIMIZER_NAMES, "optimizer")
+        check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        check(0.0 <= self.momentum < 1.0, "momentum", "must be in [0, 1)")
+        check(self.weight_decay >= 0, "weight_decay", "must be >= 0")
+        check(len(self.betas) == 2, "betas", "must be two numbers [beta1, beta2]")
+        check(all(0 <= b < 1 for b in self.betas), "betas", "each must be in [0, 1)")
+        check(0 < self.alpha < 1, "alpha", "must be in (0, 1)")
+        check(self.eps > 0, "eps", "must be > 0")
+        if self.nesterov:
+            check(self.name == "sgd", "nesterov", "only the sgd optimizer has Nesterov momentum")
+            check(self.momentum > 0, "nesterov", "needs optimizer.momentum > 0")
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    name: str = "none"
+    step_size: int = 10  # step: decay every step_size epochs
+    gamma: float = 0.1  # step: multiply lr by gamma
+    factor: float = 0.1  # plateau: multiply lr by factor
+    patience: int = 5  # plateau: epochs without improvement
+    min_lr: float = 0.0  # cosine, plateau
+    max_lr: float | None = None  # onecycle; default 10 x optimizer.lr
+
+    def __post_init__(self) -> None:
+        _named(self.name, SCHEDULER_NAMES, "scheduler")
+        check(self.step_size >= 1, "step_size", "must be >= 1")
+        check(0 < self.gamma <= 1, "gamma", "must be in (0, 1]")
+        check(0 < self.factor < 1, "factor", "must be in (0, 1)")
+        check(self.patience >= 0, "patience", "must be >= 0")
+        check(self.max_lr is None or self.max_lr > 0, "max_lr", "must be > 0")
+
+
+@dataclass(frozen=True)
+class RegularizationConfig:
+    l1: float = 0.0
+    l2: float = 0.0
+    grad_clip: float | None = None
+
+    def __post_init__(self) -> None:
+        check(self.l1 >= 0, "l1", "must be >= 0")
+        check(self.l2 >= 0, "l2", "must be >= 0")
+        check(self.grad_clip is None or self.grad_clip > 0, "grad_clip", "must be > 0 or null")
+
+
+@dataclass(frozen=True)
+class EarlyStoppingConfig:
+    monitor: str = "val/loss"
+    mode: Mode = "min"
+    patience: int | None = None  # null: never stop early
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        check(self.patience is None or self.patience >= 1, "patience", "must be >= 1 or null")
+        check(self.min_delta >= 0, "min_delta", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    monitor: str = "val/loss"
+    mode: Mode = "min"
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    epochs: int = 10
+    device: str = "auto"
+    strategy: Literal["auto", "single", "dp", "ddp"] = "auto"
+    devices: int | Literal["auto"] = "auto"
+    precision: Literal["fp32", "amp", "bf16"] = "fp32"
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    deterministic: bool = True
+    log_grad_norms: bool = True
+
+    def __post_init__(self) -> None:
+        check(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
+        ok = self.device in ("auto", "cpu", "cuda", "mps") or (
+            self.device.startswith("cuda:") and self.device[5:].isdigit()
+        )
+        check(
+            ok, "device", f"unknown device {self.device!r}; allowed: auto, cpu, cuda, cuda:N, mps"
+        )
+        check(self.devices == "auto" or self.devices >= 1, "devices", "must be >= 1 or auto")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    split: Literal["train", "val", "test"] = "test"
+    positive_class: int | None = None
+    ignore_index: int | None = None
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        check(0.0 < self.threshold < 1.0, "threshold", "must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    regularization: RegularizationConfig = field(default_factory=RegularizationConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    def replace(self, **sections: Any) -> Config:
+        return dataclasses.replace(self, **sections)
+
+
+class _Loader(yaml.SafeLoader):
+    """safe_load, plus floats written as `1e-3`: YAML 1.1 (PyYAML) reads those as strings,
+    which surprises everyone who writes a learning rate."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def safe_load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b=v` -> (['a', 'b'], v) with v parsed as a YAML scalar or flow value."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip() or any(not p for p in key.strip().split(".")):
+        raise MlcoreError(f"--set {text!r}: expected KEY=VALUE, e.g. --set optimizer.lr=0.01")
+    try:
+        value = safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as err:
+        raise MlcoreError(
+            f"--set {key}: cannot parse value {raw!r}: {_yaml_problem(err)}"
+        ) from None
+    return key.strip().split("."), value
+
+
+def apply_overrides(tree: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for text in overrides:
+        path, value = parse_override(text)
+        node = tree
+        for part in path[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise MlcoreError(f"--set {'.'.join(path)}: {part!r} is not a section")
+            node = child
+        node[path[-1]] = value
+    return tree
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Load a YAML mapping with safe_load; every failure is an MlcoreError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise MlcoreError(f"{path}: no such config file")
+    try:
+        tree = safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise MlcoreError(f"{path}: invalid YAML: {_yaml_problem(err)}") from None
+    except UnicodeDecodeError:
+        raise MlcoreError(f"{path}: not a text file (UTF-8 expected)") from None
+    if tree is None:
+        tree = {}
+    if not isinstance(tree, dict):
+        kind = type(tree).__name__
+        raise MlcoreError(f"{path}: the top level must be a mapping of sections, got a {kind}")
+    return tree
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read, override and validate a config file; raise MlcoreError naming file and key."""
+    tree = apply_overrides(read_yaml(path), list(overrides))
+    return validate(tree, source=str(path))
+
+
+def validate(tree: dict[str, Any], source: str = "<config>") -> Config:
+    try:
+        return build(Config, tree)
+    except SchemaError as err:
+        raise MlcoreError(f"{source}: {err.key}: {err.message}") from None
+
+
+def dump(config: Config) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=None)

@@ -1,0 +1,60 @@
+"""Shared fixtures: run the real CLI in-process, write small configs under tmp_path."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """cli(*args) runs `mlcore ARGS` through the real entry point, as a user would."""
+    from mlcore.cli import _State, main
+
+    def run(*args: str) -> CliResult:
+        monkeypatch.setattr(sys, "argv", ["mlcore", *map(str, args)])
+        _State.debug = False
+        capsys.readouterr()
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """write_config(tree, name) -> path of a YAML file holding `tree`."""
+
+    def write(tree: dict, name: str = "config.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(tree))
+        return path
+
+    return write
+
+
+def tiny(tree: dict, epochs: int = 2) -> dict:
+    """Shrink a config for a test: few epochs, CPU, no grad-norm logging unless asked."""
+    tree = yaml.safe_load(yaml.safe_dump(tree))
+    trainer = tree.setdefault("trainer", {})
+    trainer["epochs"] = epochs
+    trainer["device"] = "cpu"
+    return tree
