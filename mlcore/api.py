@@ -1,0 +1,213 @@
+"""The Python API behind the commands: train a config, resume a run, evaluate a run.
+
+Reads top-down: validate config -> build parts -> create run directory -> train -> test.
+Nothing is written before the config and the parts it builds are known to be valid.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mlcore.config import Config, dump, load_config
+from mlcore.errors import MlcoreError, RunFailed
+from mlcore.evaluate import evaluate
+from mlcore.plots.curves import plot_curves
+from mlcore.training.build import Parts, build_parts
+from mlcore.training.checkpoint import load_checkpoint
+from mlcore.training.device import unwrap
+from mlcore.training.rundir import RunDir, create_run_dir
+from mlcore.training.trainer import Interrupted, Reporter, Trainer
+
+
+class SilentReporter:
+    """A Reporter that shows nothing (tests, library use)."""
+
+    def epoch_start(self, epoch: int, epochs: int, batches: int, start: int) -> None: ...
+    def step(self, batch: int, loss: float) -> None: ...
+    def epoch_end(self, row: dict[str, Any], improved: bool) -> None: ...
+    def warn(self, message: str) -> None: ...
+    def info(self, message: str) -> None: ...
+
+
+def train(
+    config: str | Path | None,
+    overrides: list[str] | tuple[str, ...] = (),
+    run_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    reporter: Reporter | None = None,
+    runs_root: str | Path = "runs",
+) -> tuple[RunDir, dict[str, Any]]:
+    """Train (or resume) and return the run directory and its final summary."""
+    reporter = reporter or SilentReporter()
+    if resume is not None:
+        run, trainer, parts = _resume(Path(resume), overrides, reporter)
+    else:
+        if config is None:
+            raise MlcoreError("train: give a CONFIG file, or --resume RUN_DIR")
+        cfg = load_config(config, overrides)
+        parts = build_parts(cfg)
+        run = create_run_dir(
+            Path(runs_root), cfg.run.name, dump(cfg), Path(run_dir) if run_dir else None
+        )
+        trainer = Trainer(parts, run, reporter)
+    previous = run.read_summary().get("duration_s", 0.0)
+    run.update_summary(
+        status="running",
+        device=str(parts.placement.device),
+        strategy=parts.placement.strategy,
+        data=parts.data.info,
+    )
+    _announce(parts, run, reporter)
+    t0 = time.perf_counter()
+    try:
+        status = trainer.fit()
+    except Interrupted:
+        _finish(run, trainer, "interrupted", previous + time.perf_counter() - t0)
+        raise
+    except RunFailed as err:
+        _finish(run, trainer, "failed", previous + time.perf_counter() - t0, error=str(err))
+        raise
+    test = test_report(parts, run) if len(parts.data.test) else None
+    summary = _finish(run, trainer, status, previous + time.perf_counter() - t0, test=test)
+    return run, summary
+
+
+def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir, Trainer, Parts]:
+    run = RunDir(run_path)
+    if not run.config.is_file():
+        raise MlcoreError(f"--resume {run_path}: not a run directory (no config.yaml)")
+    state = load_checkpoint(run.last)
+    cfg = load_config(run.config, overrides)
+    parts = build_parts(cfg, stats=state["data"]["stats"])
+    trainer = Trainer(parts, run, reporter)
+    trainer.load_state_dict(state)
+    if trainer.epoch > cfg.trainer.epochs:
+        raise MlcoreError(
+            f"--resume {run_path}: all {cfg.trainer.epochs} epochs are done; train further "
+            f"with --set trainer.epochs={cfg.trainer.epochs + 10}"
+        )
+    status = run.read_summary().get("status")
+    if status == "early_stopped" and trainer.stopper.should_stop:
+        trainer.stopper.bad_epochs = 0  # the user asks for more: give patience a new start
+    run.truncate_metrics(trainer.epoch - 1)
+    run.config.write_text(dump(cfg))  # e.g. a raised trainer.epochs
+    return run, trainer, parts
+
+
+def _announce(parts: Parts, run: RunDir, reporter: Any) -> None:
+    info = getattr(reporter, "info", None)
+    if info is None:
+        return
+    info(f"run directory: {run.path}")
+    info(f"device: {parts.placement.device} ({parts.placement.strategy})")
+    info(describe_data(parts.data.info))
+
+
+def describe_data(info: dict[str, Any]) -> str:
+    """One or two lines: split sizes, class balance, contamination."""
+    sizes = info.get("sizes") or {}
+    parts = [f"{k} {v}" for k, v in sizes.items()]
+    text = "data: " + ", ".join(parts) if parts else "data"
+    guard = info.get("contamination") or {}
+    if guard.get("val_in_train") or guard.get("test_in_train"):
+        verb = "dropped" if guard.get("dropped") else "kept (set data.dedupe=true to drop them)"
+        text += (
+            f"\nwarning: {guard['val_in_train']} validation and {guard['test_in_train']} "
+            f"test samples also occur in the training split; {verb}"
+        )
+    return text
+
+
+def test_report(parts: Parts, run: RunDir) -> dict[str, Any]:
+    """Evaluate best.pt on the test split (the weights are loaded into the parts' model)."""
+    state = load_checkpoint(run.best)
+    unwrap(parts.model).load_state_dict(state["model"])
+    report, _ = evaluate(
+        parts.model,
+        parts.loaders["test"],
+        parts.task,
+        parts.placement.device,
+        distributed=parts.placement.strategy == "ddp",
+    )
+    return {"split": "test", "checkpoint": "best", "epoch": state["epoch"] - 1, **report}
+
+
+def _finish(
+    run: RunDir, trainer: Trainer, status: str, duration: float, **extra: Any
+) -> dict[str, Any]:
+    if not trainer.p.placement.is_main:
+        return {}
+    rows = run.read_metrics()
+    plot_curves(rows, run.plots, title=trainer.p.config.run.name)
+    fields = {
+        "status": status,
+        "epochs_completed": trainer.epoch - 1,
+        "best": trainer.best_summary(),
+        "duration_s": round(duration, 3),
+        **extra,
+    }
+    fields.update(_line_fit(trainer.p))
+    return run.update_summary(**fields)
+
+
+def _line_fit(parts: Parts) -> dict[str, Any]:
+    """For the `line` dataset: the learned W and b beside the true ones, in raw units.
+
+    The features were standardized, x' = (x - mean) / std, so Wx' + b = (W/std) x +
+    (b - W mean/std): that is the fit to compare with the true w and b.
+    """
+    extras = parts.data.info.get("extras") or parts.data.info
+    if parts.config.data.name != "line" or parts.config.model.name != "linear":
+        return {}
+    layer = unwrap(parts.model).fc
+    w = layer.weight.detach().double().cpu()[0]
+    b = float(layer.bias.detach().double().cpu()[0]) if layer.bias is not None else 0.0
+    stats = parts.data.stats
+    if stats:
+        mean = torch.tensor(stats["mean"], dtype=torch.float64).flatten()
+        std = torch.tensor(stats["std"], dtype=torch.float64).flatten()
+        b = b - float((w * mean / std).sum())
+        w = w / std
+    return {
+        "fit": {
+            "learned_w": w.tolist(),
+            "learned_b": b,
+            "true_w": extras.get("true_w"),
+            "true_b": extras.get("true_b"),
+        }
+    }
+
+
+def evaluate_run(
+    run_path: str | Path, split: str = "test", checkpoint: str = "best"
+) -> tuple[dict[str, Any], Parts]:
+    """Rebuild the run's data split exactly (same seed, saved normalization) and evaluate."""
+    run = RunDir(Path(run_path))
+    if not run.config.is_file():
+        raise MlcoreError(f"{run_path}: not a run directory (no config.yaml)")
+    state = load_checkpoint(run.checkpoint(checkpoint))
+    cfg = load_config(run.config)
+    cfg = cfg.replace(trainer=_cpu_if_needed(cfg))
+    parts = build_parts(cfg, stats=state["data"]["stats"])
+    unwrap(parts.model).load_state_dict(state["model"])
+    if len(getattr(parts.data, split)) == 0:
+        raise MlcoreError(f"--split {split}: this run's {split} split is empty")
+    report, _ = evaluate(parts.model, parts.loaders[split], parts.task, parts.placement.device)
+    report = {"split": split, "checkpoint": checkpoint, "epoch": state["epoch"] - 1, **report}
+    return report, parts
+
+
+def _cpu_if_needed(cfg: Config):
+    """Evaluate where this machine can: a run trained on CUDA evaluates on CPU without one."""
+    import dataclasses
+
+    t = cfg.trainer
+    device = t.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        device = "cpu"
+    precision = "fp32" if device == "cpu" and t.precision == "amp" else t.precision
+    return dataclasses.replace(t, device=device, strategy="single", precision=precision)

@@ -1,0 +1,50 @@
+"""What `mlcore eval` leaves in the run directory: eval_<split>.json and its plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mlcore.training.checkpoint import atomic_write_text
+from mlcore.training.device import unwrap
+
+
+def write_eval_outputs(run_dir: Path, report: dict[str, Any], parts: Any) -> list[Path]:
+    split = report["split"]
+    run_dir = Path(run_dir)
+    written = [run_dir / f"eval_{split}.json"]
+    atomic_write_text(written[0], json.dumps(report, indent=2) + "\n")
+    if "confusion_matrix" not in report:
+        return written
+    from mlcore.plots.confusion import plot_confusion
+
+    names = parts.data.class_names or [str(i) for i in range(len(report["confusion_matrix"]))]
+    path = run_dir / "plots" / f"confusion_{split}.png"
+    plot_confusion(
+        torch.tensor(report["confusion_matrix"]),
+        names,
+        path,
+        title=f"{parts.config.run.name}: {split} split",
+    )
+    written.append(path)
+    if report["task"] == "segmentation":
+        written.append(_segmentation_samples(run_dir, split, parts))
+    return written
+
+
+@torch.no_grad()
+def _segmentation_samples(run_dir: Path, split: str, parts: Any) -> Path:
+    from mlcore.plots.confusion import plot_segmentation
+
+    model = unwrap(parts.model).eval()
+    x, y = next(iter(parts.loaders[split].epoch(0)))
+    x, y = x[:4], y[:4]
+    pred = model(x).argmax(dim=1)  # (B, C, H, W) -> (B, H, W)
+    path = run_dir / "plots" / f"segmentation_{split}.png"
+    plot_segmentation(
+        x.cpu(), y.cpu(), pred.cpu(), path, ignore_index=parts.config.eval.ignore_index
+    )
+    return path

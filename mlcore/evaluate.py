@@ -1,0 +1,39 @@
+"""Run a model over a split in eval() mode and turn the outputs into a DESIGN.md report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from mlcore.tasks import Task
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, loader: Any, task: Task, device: torch.device, distributed: bool = False
+) -> tuple[dict[str, Any], float]:
+    """(report, mean loss) over every batch of `loader`.
+
+    eval() mode: batchnorm uses its running statistics and dropout is off, so a sample's
+    prediction does not depend on what else is in its batch. Metrics come from counts
+    summed over the whole split, never from per-batch averages.
+    """
+    was_training = model.training
+    model.eval()
+    acc = task.accumulator(device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    count = torch.zeros((), dtype=torch.float64, device=device)
+    for x, y in loader.epoch(0):
+        out = model(x)
+        loss_sum += task.loss(out.float(), y).double() * len(x)
+        count += len(x)
+        acc.update(out, y)
+    if distributed:
+        acc.all_reduce()
+        torch.distributed.all_reduce(loss_sum)
+        torch.distributed.all_reduce(count)
+    model.train(was_training)
+    mean_loss = float(loss_sum / count) if count > 0 else float("nan")
+    return task.report(acc, int(count)), mean_loss

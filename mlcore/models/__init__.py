@@ -1,0 +1,66 @@
+"""The model registry: one plain dict from config name to a builder.
+
+A builder takes the model config and what the data says about shapes (input shape, number
+of outputs, task) and returns an nn.Module. Models never print and never read files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from mlcore.config import ModelConfig
+from mlcore.errors import MlcoreError
+from mlcore.models.cnn import CNN
+from mlcore.models.linear import Linear
+from mlcore.models.mlp import MLP
+from mlcore.models.segnet import SegNet
+
+Builder = Callable[[ModelConfig, tuple[int, ...], int], nn.Module]
+
+
+def _linear(cfg: ModelConfig, shape: tuple[int, ...], n_out: int) -> nn.Module:
+    return Linear(shape, n_out, bias=cfg.bias)
+
+
+def _mlp(cfg: ModelConfig, shape: tuple[int, ...], n_out: int) -> nn.Module:
+    return MLP(shape, n_out, cfg.hidden, cfg.activation, cfg.batchnorm, cfg.dropout, cfg.bias)
+
+
+def _cnn(cfg: ModelConfig, shape: tuple[int, ...], n_out: int) -> nn.Module:
+    if len(shape) != 3:
+        raise MlcoreError(
+            f"model.name: cnn needs image data (C, H, W), but this dataset gives {shape}; "
+            "use mlp or linear, or an image dataset (digits, mnist, cifar10, image_folder)"
+        )
+    return CNN(
+        shape, n_out, cfg.channels, cfg.hidden, cfg.activation, cfg.batchnorm, cfg.dropout, cfg.bias
+    )
+
+
+def _segnet(cfg: ModelConfig, shape: tuple[int, ...], n_out: int) -> nn.Module:
+    return SegNet(shape, n_out, cfg.channels, cfg.activation, cfg.batchnorm, cfg.dropout)
+
+
+# name -> (builder, tasks it serves)
+MODELS: dict[str, tuple[Builder, tuple[str, ...]]] = {
+    "linear": (_linear, ("regression", "classification")),
+    "mlp": (_mlp, ("regression", "classification")),
+    "cnn": (_cnn, ("classification",)),
+    "segnet": (_segnet, ("segmentation",)),
+}
+
+
+def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], n_out: int, task: str) -> nn.Module:
+    """Build `cfg.name` for data of `input_shape` with `n_out` outputs, or raise MlcoreError."""
+    if cfg.name not in MODELS:
+        raise MlcoreError(f"model.name: unknown model {cfg.name!r}; valid: {', '.join(MODELS)}")
+    builder, tasks = MODELS[cfg.name]
+    if task not in tasks:
+        fits = [name for name, (_, t) in MODELS.items() if task in t]
+        raise MlcoreError(
+            f"model.name: {cfg.name} does not do {task}; for this dataset use one of: "
+            + ", ".join(fits)
+        )
+    return builder(cfg, tuple(input_shape), n_out)

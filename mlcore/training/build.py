@@ -1,0 +1,107 @@
+"""Build everything a run needs from a validated config, before the trainer sees it:
+data, task, model, optimizer, scheduler, loaders, device. Every cross-key mistake the
+config alone cannot catch (a cnn on tabular data, a monitor the task does not log, amp
+on a CPU) surfaces here, before any run directory exists."""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from mlcore.config import Config
+from mlcore.data import DataBundle, build_data, make_loader
+from mlcore.errors import MlcoreError
+from mlcore.models import build_model
+from mlcore.optim import Schedule, build_optimizer, build_scheduler
+from mlcore.tasks import Task, make_task, monitor_names
+from mlcore.training.device import Placement, place, wrap_model
+
+
+@dataclass
+class Parts:
+    config: Config
+    data: DataBundle
+    task: Task
+    model: nn.Module  # on its device, wrapped for dp/ddp
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+    loaders: dict[str, Any]  # train / val / test BatchLoaders
+    placement: Placement
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        # cuBLAS needs a fixed workspace for deterministic matmuls; set before CUDA starts.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def build_task(cfg: Config, data: DataBundle) -> Task:
+    if data.task not in ("classification", "regression", "segmentation"):
+        raise MlcoreError(
+            f"data.name: {cfg.data.name} is a {data.task} dataset, which needs a model that "
+            "mlcore cannot train yet; use a classification, regression or segmentation dataset"
+        )
+    task = make_task(data.task, data.num_classes, data.target_dim, cfg.eval, data.class_names)
+    pos = cfg.eval.positive_class
+    if pos is not None and not (
+        task.name == "classification" and task.n_out == 2 and pos in (0, 1)
+    ):
+        classes = f"{task.n_out} classes" if task.name == "classification" else task.name
+        raise MlcoreError(
+            f"eval.positive_class: {pos} is not allowed here ({classes}); it names the "
+            "positive class of two-class data: 0 or 1, or null"
+        )
+    valid = monitor_names(task.name)
+    for key, monitor in (
+        ("early_stopping", cfg.trainer.early_stopping.monitor),
+        ("checkpoint", cfg.trainer.checkpoint.monitor),
+    ):
+        if monitor not in valid:
+            raise MlcoreError(
+                f"trainer.{key}.monitor: {monitor!r} is not logged for {task.name}; "
+                f"valid: {', '.join(valid)}"
+            )
+    return task
+
+
+def build_parts(cfg: Config, stats: dict | None = None) -> Parts:
+    """Everything for training or evaluating `cfg`; `stats` reuses saved normalization."""
+    placement = place(cfg.trainer)
+    seed_everything(cfg.run.seed, cfg.trainer.deterministic)
+    data = build_data(cfg.data, seed=cfg.run.seed, stats=stats)
+    task = build_task(cfg, data)
+    torch.manual_seed(cfg.run.seed)  # the same initial weights whatever data loading drew
+    model = build_model(cfg.model, data.input_shape, task.n_out, task.name)
+    model = wrap_model(model, placement)
+    optimizer = build_optimizer(cfg.optimizer, model.parameters())
+    loaders = {
+        name: make_loader(
+            getattr(data, name),
+            cfg.data.batch_size,
+            shuffle=name == "train",
+            seed=cfg.run.seed,
+            device=placement.device,
+            num_workers=cfg.data.num_workers,
+            rank=placement.rank,
+            world_size=placement.world_size,
+        )
+        for name in ("train", "val", "test")
+    }
+    schedule = build_scheduler(
+        cfg.scheduler,
+        optimizer,
+        cfg.trainer.epochs,
+        len(loaders["train"]),
+        cfg.trainer.checkpoint.mode,
+        cfg.optimizer.lr,
+    )
+    return Parts(cfg, data, task, model, optimizer, schedule, loaders, placement)

@@ -1,0 +1,66 @@
+"""Checkpoints: a dict of tensors and plain values, written atomically, read weights_only.
+
+Atomic: write to a temporary file in the same directory, fsync, then os.replace, so a kill
+at any moment leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mlcore.errors import MlcoreError
+
+
+def atomic_write_bytes(path: Path, write: Any) -> None:
+    """Call `write(fileobj)` into a temp file beside `path`, fsync it, rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    atomic_write_bytes(path, lambda f: torch.save(state, f))
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load with weights_only=True: nothing in the file is ever executed."""
+    if not path.is_file():
+        raise MlcoreError(f"{path}: no such checkpoint")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file
+        raise MlcoreError(f"{path}: not a readable mlcore checkpoint ({err})") from None
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG that training draws from, as tensors and plain values."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

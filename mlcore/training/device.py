@@ -1,0 +1,111 @@
+"""Where training runs: the device and the multi-device wrapper, decided in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mlcore.config import TrainerConfig
+from mlcore.errors import MlcoreError
+
+
+@dataclass(frozen=True)
+class Placement:
+    device: torch.device
+    strategy: str  # single | dp | ddp
+    world_size: int = 1
+    rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Only rank 0 writes files and prints."""
+        return self.rank == 0
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise MlcoreError(
+                f"trainer.device: {name!r} asked for, but no CUDA device is available here; "
+                "use cpu or auto"
+            )
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise MlcoreError(
+                f"trainer.device: {name!r}, but only {torch.cuda.device_count()} CUDA "
+                "device(s) exist"
+            )
+    if name == "mps" and not (torch.backends.mps.is_available()):
+        raise MlcoreError("trainer.device: 'mps' asked for, but MPS is not available here")
+    return torch.device(name)
+
+
+def place(cfg: TrainerConfig) -> Placement:
+    """Resolve device and strategy; validate precision against the device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    strategy = cfg.strategy
+    if strategy == "auto":
+        strategy = "ddp" if world > 1 else "single"
+    if strategy == "ddp":
+        return _ddp_placement(cfg, world)
+    device = resolve_device(cfg.device)
+    if strategy == "dp" and device.type != "cuda":
+        raise MlcoreError("trainer.strategy: dp (DataParallel) needs CUDA devices; use single")
+    _check_precision(cfg.precision, device)
+    return Placement(device, strategy)
+
+
+def _ddp_placement(cfg: TrainerConfig, world: int) -> Placement:
+    if "RANK" not in os.environ:
+        raise MlcoreError(
+            "trainer.strategy: ddp runs under torchrun, e.g. "
+            "`torchrun --nproc-per-node 2 -m mlcore train CONFIG`"
+        )
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if cfg.device in ("auto", "cuda") and torch.cuda.is_available():
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    else:
+        device = resolve_device("cpu" if cfg.device == "auto" else cfg.device)
+    _check_precision(cfg.precision, device)
+    if not torch.distributed.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        torch.distributed.init_process_group(backend)
+    return Placement(device, "ddp", world, rank)
+
+
+def _check_precision(precision: str, device: torch.device) -> None:
+    if precision == "amp" and device.type != "cuda":
+        raise MlcoreError(
+            f"trainer.precision: amp (fp16 autocast + loss scaling) needs CUDA; on "
+            f"{device.type} use fp32 or bf16"
+        )
+
+
+def wrap_model(model: nn.Module, placement: Placement) -> nn.Module:
+    """Move to the device and apply the data-parallel wrapper, the one place that does."""
+    model = model.to(placement.device)
+    if placement.strategy == "dp" and torch.cuda.device_count() > 1:
+        return nn.DataParallel(model)
+    if placement.strategy == "ddp":
+        ids = [placement.device.index] if placement.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    return model
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The bare model inside a DP/DDP wrapper, whose state_dict keys have no `module.`."""
+    return (
+        model.module
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel))
+        else model
+    )

@@ -1,0 +1,157 @@
+"""The run directory of DESIGN.md: config.yaml, metrics.csv, summary.json, checkpoints/,
+plots/, train.log. Only this module knows the file names."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mlcore.errors import MlcoreError
+from mlcore.training.checkpoint import atomic_write_text
+
+
+class RunDir:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    config = property(lambda self: self.path / "config.yaml")
+    metrics = property(lambda self: self.path / "metrics.csv")
+    summary = property(lambda self: self.path / "summary.json")
+    log = property(lambda self: self.path / "train.log")
+    plots = property(lambda self: self.path / "plots")
+    last = property(lambda self: self.path / "checkpoints" / "last.pt")
+    best = property(lambda self: self.path / "checkpoints" / "best.pt")
+
+    def checkpoint(self, which: str) -> Path:
+        return self.best if which == "best" else self.last
+
+    # -- summary.json ---------------------------------------------------------------
+    def read_summary(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.summary.read_text())
+        except FileNotFoundError:
+            raise MlcoreError(f"{self.path}: not a run directory (no summary.json)") from None
+        except json.JSONDecodeError as err:
+            raise MlcoreError(f"{self.summary}: unreadable ({err})") from None
+
+    def update_summary(self, **fields: Any) -> dict[str, Any]:
+        summary = self.read_summary() if self.summary.exists() else {}
+        summary.update(fields)
+        atomic_write_text(self.summary, json.dumps(summary, indent=2, default=_jsonable) + "\n")
+        return summary
+
+    # -- metrics.csv ----------------------------------------------------------------
+    def append_metrics(self, row: dict[str, Any], columns: list[str]) -> None:
+        new = not self.metrics.exists()
+        with self.metrics.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow({k: _fmt(row.get(k)) for k in columns})
+
+    def read_metrics(self) -> list[dict[str, str]]:
+        if not self.metrics.exists():
+            return []
+        with self.metrics.open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    def truncate_metrics(self, epochs_completed: int) -> None:
+        """Keep rows of epochs the checkpoint holds; a row written after the last checkpoint
+        (a kill between the two writes) is dropped so resume never duplicates it."""
+        rows = self.read_metrics()
+        if not rows:
+            return
+        columns = list(rows[0].keys())
+        kept = [r for r in rows if int(r["epoch"]) <= epochs_completed]
+        lines = [",".join(columns)] + [",".join(r[c] for c in columns) for r in kept]
+        atomic_write_text(self.metrics, "\n".join(lines) + "\n")
+
+    def log_line(self, text: str) -> None:
+        with self.log.open("a") as f:
+            f.write(text.rstrip("\n") + "\n")
+
+
+def _fmt(value: Any) -> Any:
+    if isinstance(value, float):
+        return f"{value:.8g}"
+    return "" if value is None else value
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
+
+
+def create_run_dir(root: Path, name: str, config_text: str, exact: Path | None = None) -> RunDir:
+    """Create the run directory with config.yaml and summary.json already in it.
+
+    The content is written into a hidden temporary directory first and renamed into place,
+    so a run directory never exists half-made. Two runs started in the same second get
+    `-1`, `-2`, ... suffixes instead of sharing a directory.
+    """
+    if exact is not None:
+        if exact.exists() and any(exact.iterdir()):
+            raise MlcoreError(f"--run-dir {exact}: already exists and is not empty")
+        targets = [exact]
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = root / name / stamp
+        targets = [base] + [base.with_name(f"{stamp}-{i}") for i in range(1, 1000)]
+    parent = targets[0].parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MlcoreError(f"{parent}: cannot create the run directory ({err.strerror})") from None
+    tmp = Path(tempfile.mkdtemp(prefix=".creating-", dir=parent))
+    (tmp / "checkpoints").mkdir()
+    (tmp / "plots").mkdir()
+    (tmp / "config.yaml").write_text(config_text)
+    (tmp / "summary.json").write_text(json.dumps(_provenance(), indent=2) + "\n")
+    for target in targets:
+        try:
+            if target.exists() and target != exact:
+                continue
+            if target.exists():  # an empty --run-dir
+                target.rmdir()
+            os.rename(tmp, target)
+            return RunDir(target)
+        except OSError:
+            continue
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise MlcoreError(f"{parent}: could not find a free run directory name")
+
+
+def _provenance() -> dict[str, Any]:
+    import torch
+
+    import mlcore
+
+    return {
+        "status": "created",
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "mlcore_version": mlcore.__version__,
+        "torch_version": torch.__version__,
+        "git_commit": _git_commit(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

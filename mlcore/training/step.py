@@ -1,0 +1,97 @@
+"""One optimization step: the unit that the loop (and later DDP, the GAN and the memory
+tracer) calls. zero_grad -> forward -> data loss + penalty -> backward -> clip -> step."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from mlcore.config import RegularizationConfig
+
+
+def penalized_weights(model: nn.Module) -> list[torch.Tensor]:
+    """The tensors that L1/L2 act on: weight matrices and kernels (dim > 1).
+
+    Biases and batchnorm scales/shifts are left out, as is usual: they shift or rescale
+    activations rather than weigh inputs, and penalizing them only hurts the fit.
+    """
+    return [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+
+
+class NonFiniteLoss(ArithmeticError):
+    """The loss became NaN or infinite; the trainer turns this into a failed run."""
+
+
+class SupervisedStep:
+    """train_step(x, y) -> {"loss", "data_loss", "penalty"} (detached scalars).
+
+    The penalty is explicit, l1 * sum|w| + l2 * sum w^2, and added to the data loss, so a
+    user sees in metrics.csv what each costs. `optimizer.weight_decay` is separate (PyTorch's).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        optimizer: torch.optim.Optimizer,
+        reg: RegularizationConfig,
+        device: torch.device,
+        precision: str = "fp32",
+    ):
+        self.model, self.loss_fn, self.optimizer, self.reg = model, loss_fn, optimizer, reg
+        self.weights = penalized_weights(model) if (reg.l1 or reg.l2) else []
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        # amp: fp16 autocast with a loss scaler (fp16 gradients underflow without it);
+        # bf16 has fp32's exponent range and needs no scaler.
+        dtype = {"amp": torch.float16, "bf16": torch.bfloat16}.get(precision)
+        self.autocast = (
+            (lambda: torch.autocast(device.type, dtype=dtype))
+            if dtype is not None
+            else contextlib.nullcontext
+        )
+        self.scaler = torch.amp.GradScaler(device.type) if precision == "amp" else None
+        self.inspect: Callable[[], None] | None = None  # called after backward, before step
+
+    def penalty(self) -> torch.Tensor:
+        total = torch.zeros((), device=self.params[0].device)
+        for w in self.weights:
+            if self.reg.l1:
+                total = total + self.reg.l1 * w.abs().sum()
+            if self.reg.l2:
+                total = total + self.reg.l2 * w.pow(2).sum()
+        return total
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.optimizer.zero_grad(set_to_none=True)
+        with self.autocast():
+            out = self.model(x)
+            data_loss = self.loss_fn(out.float(), y)
+        loss = data_loss
+        penalty = None
+        if self.weights:
+            penalty = self.penalty()
+            loss = data_loss + penalty
+        if not torch.isfinite(loss):
+            # Checked before the step, so the weights (and what is saved) stay finite.
+            raise NonFiniteLoss(float(loss.detach()))
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)  # clip and inspect true gradients
+        else:
+            loss.backward()
+        if self.reg.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.params, self.reg.grad_clip)
+        if self.inspect is not None:
+            self.inspect()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        losses = {"loss": loss.detach(), "data_loss": data_loss.detach()}
+        if penalty is not None:
+            losses["penalty"] = penalty.detach()
+        return losses

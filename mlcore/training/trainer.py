@@ -1,0 +1,247 @@
+"""The training loop: epochs of `train_step`, validation, checkpoints, early stopping,
+interruption and exact resume. Everything it trains was built before it (build.py)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from mlcore.errors import RunFailed
+from mlcore.evaluate import evaluate
+from mlcore.tasks import VAL_METRICS
+from mlcore.training.build import Parts
+from mlcore.training.checkpoint import rng_state, save_checkpoint, set_rng_state
+from mlcore.training.device import unwrap
+from mlcore.training.grad_health import GradHealth
+from mlcore.training.monitor import Monitor
+from mlcore.training.rundir import RunDir
+from mlcore.training.step import NonFiniteLoss, SupervisedStep
+
+LOSS_KEYS = ("loss", "data_loss", "penalty")
+
+
+class Reporter(Protocol):
+    """What the trainer tells the user about; the CLI decides how it looks."""
+
+    def epoch_start(self, epoch: int, epochs: int, batches: int, start: int) -> None: ...
+    def step(self, batch: int, loss: float) -> None: ...
+    def epoch_end(self, row: dict[str, Any], improved: bool) -> None: ...
+    def warn(self, message: str) -> None: ...
+
+
+def format_row(row: dict[str, Any], epochs: int) -> str:
+    """The one-line epoch summary, for the console and train.log alike."""
+    parts = [f"epoch {row['epoch']}/{epochs}"]
+    shown = [k for k in row if k.startswith("val/") and k != "val/loss"][:2]
+    for key in ("train/loss", "val/loss", *shown):
+        parts.append(f"{key} {row[key]:.4g}")
+    parts.append(f"lr {row['lr']:.3g}")
+    parts.append(f"{row['seconds']:.1f}s")
+    return "  ".join(parts)
+
+
+class Interrupted(Exception):  # noqa: N818 - a state, not an error
+    """SIGINT/SIGTERM arrived; a resumable checkpoint has been saved."""
+
+
+class Trainer:
+    def __init__(self, parts: Parts, run: RunDir | None, reporter: Reporter):
+        self.p, self.run, self.reporter = parts, run, reporter
+        cfg = parts.config.trainer
+        self.step = SupervisedStep(
+            parts.model,
+            parts.task.loss,
+            parts.optimizer,
+            parts.config.regularization,
+            parts.placement.device,
+            cfg.precision,
+        )
+        self.health = GradHealth(parts.model) if cfg.log_grad_norms else None
+        self.best = Monitor(cfg.checkpoint.monitor, cfg.checkpoint.mode)
+        es = cfg.early_stopping
+        self.stopper = Monitor(es.monitor, es.mode, es.patience, es.min_delta)
+        self.epoch, self.batch, self.global_step = 1, 0, 0  # position of the next step
+        self.sums = dict.fromkeys(LOSS_KEYS, 0.0)  # loss sums of the epoch in progress
+        self.seconds = 0.0  # training time of the epoch in progress
+        self._stop_requested = False
+        val = [f"val/{m}" for m in VAL_METRICS[parts.task.name]]
+        grads = self.health.columns if self.health else []
+        has_penalty = bool(self.step.weights)
+        losses = ["train/loss"] + (["train/data_loss", "train/penalty"] if has_penalty else [])
+        self.columns = ["epoch", "step", *losses, "val/loss", *val, "lr", "seconds", *grads]
+
+    # -- checkpoint state ---------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": unwrap(self.p.model).state_dict(),
+            "optimizer": self.p.optimizer.state_dict(),
+            "scheduler": self.p.schedule.state_dict(),
+            "scaler": self.step.scaler.state_dict() if self.step.scaler else {},
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "step": self.global_step,
+            "epoch_sums": dict(self.sums),
+            "epoch_seconds": self.seconds,
+            "grad_health": self.health.state_dict() if self.health else {},
+            "best": self.best.state_dict(),
+            "early_stopping": self.stopper.state_dict(),
+            "rng": rng_state(),
+            "config": self.p.config.to_dict(),
+            "data": {
+                "stats": self.p.data.stats,
+                "input_shape": list(self.p.data.input_shape),
+                "num_classes": self.p.data.num_classes,
+                "class_names": self.p.data.class_names,
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        unwrap(self.p.model).load_state_dict(state["model"])
+        self.p.optimizer.load_state_dict(state["optimizer"])
+        self.p.schedule.load_state_dict(state["scheduler"])
+        if self.step.scaler and state["scaler"]:
+            self.step.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.batch, self.global_step = state["epoch"], state["batch"], state["step"]
+        self.sums, self.seconds = dict(state["epoch_sums"]), state["epoch_seconds"]
+        if self.health is not None and state["grad_health"]:
+            self.health.load_state_dict(state["grad_health"])
+        self.best.load_state_dict(state["best"])
+        self.stopper.load_state_dict(state["early_stopping"])
+        set_rng_state(state["rng"])
+
+    def _save(self, which: str) -> None:
+        if self.run is not None and self.p.placement.is_main:
+            save_checkpoint(self.run.checkpoint(which), self.state_dict())
+
+    # -- the loop -------------------------------------------------------------------------
+    def fit(self) -> str:
+        """Train to the end; return the final status (completed or early_stopped)."""
+        epochs = self.p.config.trainer.epochs
+        with self._catch_signals():
+            while self.epoch <= epochs:
+                self._train_epoch()
+                self._end_epoch()
+                if self._stop_requested:
+                    raise Interrupted
+                if self.stopper.should_stop:
+                    self._warn(
+                        f"early stopping: {self.stopper.key} has not improved for "
+                        f"{self.stopper.bad_epochs} epochs (best {self.stopper.best:.6g} at "
+                        f"epoch {self.stopper.best_epoch})"
+                    )
+                    return "early_stopped"
+        return "completed"
+
+    def _train_epoch(self) -> None:
+        loader = self.p.loaders["train"]
+        model = self.p.model
+        model.train()
+        self.reporter.epoch_start(self.epoch, self.p.config.trainer.epochs, len(loader), self.batch)
+        last = len(loader) - 1
+        t0 = time.perf_counter()
+        for i, (x, y) in enumerate(loader.epoch(self.epoch, start=self.batch), start=self.batch):
+            if self.health is not None and i == last:
+                self.health.watch_activations()  # measured on the epoch's last step
+                self.step.inspect = self.health.record_grads
+            try:
+                losses = self.step(x, y)
+            except NonFiniteLoss as err:
+                self._fail_non_finite(i, err)
+            self.step.inspect = None
+            self.p.schedule.after_batch()
+            for key, value in losses.items():
+                self.sums[key] += float(value)
+            self.batch, self.global_step = i + 1, self.global_step + 1
+            self.reporter.step(i + 1, float(losses["loss"]))
+            if self._stop_requested:
+                self.seconds += time.perf_counter() - t0
+                self._save("last")
+                raise Interrupted
+        self.seconds += time.perf_counter() - t0
+
+    def _end_epoch(self) -> None:
+        n = max(self.batch, 1)
+        report, val_loss = evaluate(
+            self.p.model,
+            self.p.loaders["val"],
+            self.p.task,
+            self.p.placement.device,
+            distributed=self.p.placement.strategy == "ddp",
+        )
+        row: dict[str, Any] = {"epoch": self.epoch, "step": self.global_step}
+        row.update(
+            {f"train/{k}": v / n for k, v in self.sums.items() if f"train/{k}" in self.columns}
+        )
+        row["val/loss"] = val_loss
+        row.update({f"val/{k}": v for k, v in self.p.task.val_metrics(report).items()})
+        row["lr"] = self.p.optimizer.param_groups[0]["lr"]
+        row["seconds"] = round(self.seconds, 3)
+        if self.health is not None:
+            row.update(self.health.norms)
+        improved = self.best.update(row[self.best.key], self.epoch)
+        self.stopper.update(row[self.stopper.key], self.epoch)
+        self.p.schedule.after_epoch(row[self.best.key])
+        if self.run is not None and self.p.placement.is_main:
+            self.run.append_metrics(row, self.columns)
+        completed = self.epoch
+        self.epoch, self.batch, self.sums, self.seconds = (
+            self.epoch + 1,
+            0,
+            dict.fromkeys(LOSS_KEYS, 0.0),
+            0.0,
+        )
+        # last.pt after the metrics row: a kill in between is mended on resume, which keeps
+        # only the rows of the epochs the checkpoint holds.
+        self._save("last")
+        if improved:
+            self._save("best")
+        if self.run is not None and self.p.placement.is_main:
+            self.run.update_summary(
+                status="running", epochs_completed=completed, best=self.best_summary()
+            )
+        line = format_row(row, self.p.config.trainer.epochs) + ("  *best" if improved else "")
+        self.reporter.epoch_end(row, improved)
+        self._log(line)
+        for message in self.health.warnings() if self.health else []:
+            self._warn(f"epoch {completed}: {message}")
+
+    def _log(self, line: str) -> None:
+        if self.run is not None and self.p.placement.is_main:
+            self.run.log_line(line)
+
+    def _warn(self, message: str) -> None:
+        self.reporter.warn(message)
+        self._log(f"warning: {message}")
+
+    def best_summary(self) -> dict[str, Any]:
+        return {"epoch": self.best.best_epoch, "monitor": self.best.key, "value": self.best.best}
+
+    def _fail_non_finite(self, batch: int, err: NonFiniteLoss) -> None:
+        raise RunFailed(
+            f"the loss became {err.args[0]} at epoch {self.epoch}, step {self.global_step + 1} "
+            f"(batch {batch + 1}); lower optimizer.lr or set regularization.grad_clip "
+            "(e.g. --set regularization.grad_clip=1.0). best.pt and last.pt are unchanged."
+        ) from None
+
+    @contextmanager
+    def _catch_signals(self):
+        """SIGINT/SIGTERM: finish the current step, save, and leave as `interrupted`."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signum: int, _frame: Any) -> None:
+            if self._stop_requested:  # a second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            self._warn("stopping after this step; a resumable checkpoint is saved")
+
+        old = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
