@@ -67,7 +67,7 @@ def train(
         status = trainer.fit()
     except Interrupted:
         _finish(run, trainer, "interrupted", previous + time.perf_counter() - t0)
-        raise
+        raise Interrupted(run.path) from None
     except RunFailed as err:
         _finish(run, trainer, "failed", previous + time.perf_counter() - t0, error=str(err))
         raise
@@ -108,18 +108,35 @@ def _announce(parts: Parts, run: RunDir, reporter: Any) -> None:
 
 
 def describe_data(info: dict[str, Any]) -> str:
-    """One or two lines: split sizes, class balance, contamination."""
+    """What training starts from: split sizes, class balance, normalization, contamination."""
     sizes = info.get("sizes") or {}
-    parts = [f"{k} {v}" for k, v in sizes.items()]
-    text = "data: " + ", ".join(parts) if parts else "data"
+    lines = [
+        "data: " + info.get("name", "?") + ", " + ", ".join(f"{k} {v}" for k, v in sizes.items())
+    ]
+    counts = info.get("class_counts")
+    if counts and len(next(iter(counts.values()))) <= 12:
+        per_split = "; ".join(f"{k} {'/'.join(map(str, v))}" for k, v in counts.items())
+        lines.append(f"  samples per class: {per_split}")
+    norm = info.get("normalization")
+    if norm:
+        mean, std = norm["mean"], norm["std"]
+        if len(mean) <= 4:
+            values = f"mean {_short(mean)}, std {_short(std)}"
+        else:
+            values = f"{len(mean)} means and stds"
+        lines.append(f"  normalization fitted on {norm.get('fitted_on', 'train')}: {values}")
     guard = info.get("contamination") or {}
     if guard.get("val_in_train") or guard.get("test_in_train"):
         verb = "dropped" if guard.get("dropped") else "kept (set data.dedupe=true to drop them)"
-        text += (
-            f"\nwarning: {guard['val_in_train']} validation and {guard['test_in_train']} "
-            f"test samples also occur in the training split; {verb}"
+        lines.append(
+            f"warning: {guard['val_in_train']} validation and {guard['test_in_train']} test "
+            f"samples also occur in the training split (exact copies); {verb}"
         )
-    return text
+    return "\n".join(lines)
+
+
+def _short(values: list[float]) -> str:
+    return "[" + ", ".join(f"{v:.3g}" for v in values) + "]"
 
 
 def test_report(parts: Parts, run: RunDir) -> dict[str, Any]:

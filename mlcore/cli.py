@@ -53,7 +53,10 @@ SetOption = Annotated[
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # a log file or pipe has no width: do not squeeze tables
+        console.width = max(console.width, 160)
+    return console
 
 
 def _version(value: bool) -> None:
@@ -113,16 +116,10 @@ def train(
             reporter=reporter,
             runs_root=runs_root,
         )
-    except Interrupted:
-        console.print(
-            f"interrupted: resume with `mlcore train --resume {_run_of(config, resume, run_dir)}`"
-        )
+    except Interrupted as stop:
+        console.print(f"interrupted: resume with `mlcore train --resume {stop.args[0]}`")
         raise typer.Exit(130) from None
     _print_summary(console, run.path, summary)
-
-
-def _run_of(config: Path | None, resume: Path | None, run_dir: Path | None) -> str:
-    return str(resume or run_dir or "RUN_DIR (printed above)")
 
 
 def _print_summary(console: Any, run_path: Path, summary: dict[str, Any]) -> None:

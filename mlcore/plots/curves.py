@@ -71,5 +71,5 @@ def plot_curves(rows: list[dict[str, str]], plots_dir: Path, title: str) -> list
     one("metrics", metric_keys, "validation metric")
     one("lr", ["lr"], "learning rate", logy=True)
     grad_keys = [k for k in keys if k.startswith("grad/")]
-    one("grad_norms", grad_keys, "gradient norm per layer (last step of epoch)", logy=True)
+    one("grad_norms", grad_keys, "gradient norm per layer", logy=True)
     return written

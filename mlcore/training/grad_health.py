@@ -8,6 +8,8 @@ ReLU passes gradients through unchanged where it is active, and not at all where
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -32,6 +34,7 @@ class GradHealth:
         }
         self.norms: dict[str, float] = {}
         self.dead: dict[str, float] = {}
+        self.reported: set[str] = set()  # kinds of warning already given
         self._hooks: list[torch.utils.hooks.RemovableHandle] = []
 
     @property
@@ -67,29 +70,38 @@ class GradHealth:
             for n, p in self.layers.items()
         }
 
-    def state_dict(self) -> dict[str, dict[str, float]]:
+    def state_dict(self) -> dict[str, Any]:
         """What was measured on the last step, for a run interrupted right after it."""
-        return {"norms": dict(self.norms), "dead": dict(self.dead)}
+        return {
+            "norms": dict(self.norms),
+            "dead": dict(self.dead),
+            "reported": sorted(self.reported),
+        }
 
-    def load_state_dict(self, state: dict[str, dict[str, float]]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.norms, self.dead = dict(state["norms"]), dict(state["dead"])
+        self.reported = set(state["reported"])
 
     def warnings(self) -> list[str]:
-        found = []
+        """New problems only: each kind (vanishing, a dead layer) is reported once per run,
+        the first epoch it shows; plots/grad_norms.png has every epoch."""
+        found = {}
         values = list(self.norms.values())
         if len(values) >= 2 and values[-1] > 0:
             first, last = values[0], values[-1]
             if first * VANISHING_RATIO < last:
-                ratio = last / first if first > 0 else float("inf")
-                found.append(
+                ratio = f"{last / first:.0f}x" if first > 0 else "infinitely"
+                found["vanishing"] = (
                     f"vanishing gradients: the first layer's gradient norm ({first:.2e}) is "
-                    f"{ratio:.0f}x smaller than the last layer's ({last:.2e}); try relu, "
-                    "batchnorm or a shallower net"
+                    f"{ratio} smaller than the last layer's ({last:.2e}); try relu, "
+                    "batchnorm or a shallower net (plots/grad_norms.png shows every layer)"
                 )
         for name, frac in self.dead.items():
             if frac > DEAD_FRACTION:
-                found.append(
+                found[f"dead:{name}"] = (
                     f"dying ReLU: {frac:.0%} of the units of {name} never activate on a batch; "
                     "try a lower learning rate or leaky_relu"
                 )
-        return found
+        new = [kind for kind in found if kind not in self.reported]
+        self.reported.update(new)
+        return [found[kind] for kind in new]
