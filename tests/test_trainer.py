@@ -204,3 +204,11 @@ def test_penalty_is_logged_apart_from_the_data_loss(tmp_path, write_config):
         float(row[k]) for k in ("train/loss", "train/data_loss", "train/penalty")
     )
     assert penalty > 0 and total == pytest.approx(data + penalty, rel=1e-5)
+
+
+def test_a_final_batch_of_one_does_not_break_batchnorm(tmp_path, write_config):
+    # 70% of 30 = 21 training samples, batch 20: the last batch would hold one sample
+    cfg = {**MOONS, "data": {"name": "moons", "n_samples": 30, "batch_size": 20}}
+    _, summary = api.train(write_config(cfg), run_dir=tmp_path / "run")
+    assert summary["data"]["sizes"]["train"] == 21
+    assert summary["status"] == "completed"

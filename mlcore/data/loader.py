@@ -64,18 +64,22 @@ class BatchLoader:
         rank: int = 0,
         world_size: int = 1,
         even: bool = True,
+        drop_last: bool = False,
     ):
         if batch_size < 1 or not 0 <= rank < world_size:
             raise ValueError(f"bad batch_size={batch_size} or rank={rank}/{world_size}")
         self.split, self.batch_size, self.shuffle, self.seed = split, batch_size, shuffle, seed
         self.device, self.num_workers = device, num_workers
         self.rank, self.world_size, self.even = rank, world_size, even
+        self.drop_last = drop_last
         self.num_samples = len(shard(torch.arange(len(split)), rank, world_size, even))
         self.in_memory = isinstance(split, TensorSplit)
         if self.in_memory:  # once, not per batch
             self.x, self.y = split.x.to(device), split.y.to(device)
 
     def __len__(self) -> int:
+        if self.drop_last:
+            return self.num_samples // self.batch_size
         return math.ceil(self.num_samples / self.batch_size)
 
     def indices(self, epoch: int) -> Tensor:
@@ -97,14 +101,14 @@ class BatchLoader:
             for b in range(start, len(self)):
                 yield self.x[b * bs : (b + 1) * bs], self.y[b * bs : (b + 1) * bs]
             return
-        order = self.indices(epoch)[start * bs :].to(self.device)
+        order = self.indices(epoch)[start * bs : len(self) * bs].to(self.device)
         for i in range(0, len(order), bs):  # not order.split(bs): that yields one empty chunk
             idx = order[i : i + bs]
             yield self.x[idx], self.y[idx]
 
     def _lazy_batches(self, epoch: int, start: int) -> Iterator[tuple[Tensor, Tensor]]:
         bs = self.batch_size
-        order = self.indices(epoch)[start * bs :].tolist()
+        order = self.indices(epoch)[start * bs : len(self) * bs].tolist()
         batches = [order[i : i + bs] for i in range(0, len(order), bs)]
         if not batches:
             return
@@ -127,8 +131,19 @@ def make_loader(
     rank: int = 0,
     world_size: int = 1,
     even: bool = True,
+    drop_last: bool = False,
 ) -> BatchLoader:
-    """A BatchLoader over `split`; see BatchLoader and `shard` for `even`."""
+    """A BatchLoader over `split`; see BatchLoader and `shard` for `even`. drop_last leaves
+    out a final partial batch (training with batchnorm cannot take a batch of one)."""
     return BatchLoader(
-        split, batch_size, shuffle, seed, torch.device(device), num_workers, rank, world_size, even
+        split,
+        batch_size,
+        shuffle,
+        seed,
+        torch.device(device),
+        num_workers,
+        rank,
+        world_size,
+        even,
+        drop_last,
     )

@@ -73,6 +73,27 @@ def build_task(cfg: Config, data: DataBundle) -> Task:
     return task
 
 
+def _loader(cfg: Config, data: DataBundle, name: str, placement: Placement) -> Any:
+    """Training batches are shuffled and equal across ranks (DDP steps in lockstep); a final
+    batch of one sample is dropped, since batchnorm cannot normalize a single sample.
+    Evaluation batches are in order and disjoint across ranks: no sample counted twice."""
+    train = name == "train"
+    split = getattr(data, name)
+    n = len(split) // placement.world_size
+    return make_loader(
+        split,
+        cfg.data.batch_size,
+        shuffle=train,
+        seed=cfg.run.seed,
+        device=placement.device,
+        num_workers=cfg.data.num_workers,
+        rank=placement.rank,
+        world_size=placement.world_size,
+        even=train,
+        drop_last=train and n % cfg.data.batch_size == 1,
+    )
+
+
 def build_parts(cfg: Config, stats: dict | None = None) -> Parts:
     """Everything for training or evaluating `cfg`; `stats` reuses saved normalization."""
     placement = place(cfg.trainer)
@@ -83,19 +104,7 @@ def build_parts(cfg: Config, stats: dict | None = None) -> Parts:
     model = build_model(cfg.model, data.input_shape, task.n_out, task.name)
     model = wrap_model(model, placement)
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
-    loaders = {
-        name: make_loader(
-            getattr(data, name),
-            cfg.data.batch_size,
-            shuffle=name == "train",
-            seed=cfg.run.seed,
-            device=placement.device,
-            num_workers=cfg.data.num_workers,
-            rank=placement.rank,
-            world_size=placement.world_size,
-        )
-        for name in ("train", "val", "test")
-    }
+    loaders = {name: _loader(cfg, data, name, placement) for name in ("train", "val", "test")}
     schedule = build_scheduler(
         cfg.scheduler,
         optimizer,
