@@ -3,7 +3,7 @@ tracer) calls. zero_grad -> forward -> data loss + penalty -> backward -> clip -
 
 from __future__ import annotations
 
-import contextlib
+import math
 from collections.abc import Callable
 
 import torch
@@ -26,7 +26,7 @@ class NonFiniteLoss(ArithmeticError):
 
 
 class SupervisedStep:
-    """train_step(x, y) -> {"loss", "data_loss", "penalty"} (detached scalars).
+    """train_step(x, y) -> {"loss"} (+ "data_loss", "penalty" with L1/L2) as floats.
 
     The penalty is explicit, l1 * sum|w| + l2 * sum w^2, and added to the data loss, so a
     user sees in metrics.csv what each costs. `optimizer.weight_decay` is separate (PyTorch's).
@@ -47,11 +47,7 @@ class SupervisedStep:
         # amp: fp16 autocast with a loss scaler (fp16 gradients underflow without it);
         # bf16 has fp32's exponent range and needs no scaler.
         dtype = {"amp": torch.float16, "bf16": torch.bfloat16}.get(precision)
-        self.autocast = (
-            (lambda: torch.autocast(device.type, dtype=dtype))
-            if dtype is not None
-            else contextlib.nullcontext
-        )
+        self.autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else None
         self.scaler = torch.amp.GradScaler(device.type) if precision == "amp" else None
         self.inspect: Callable[[], None] | None = None  # called after backward, before step
 
@@ -64,19 +60,24 @@ class SupervisedStep:
                 total = total + self.reg.l2 * w.pow(2).sum()
         return total
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
-        with self.autocast():
-            out = self.model(x)
-            data_loss = self.loss_fn(out.float(), y)
+        if self.autocast is None:  # fp32: no context to enter on the hot path
+            data_loss = self.loss_fn(self.model(x), y)
+        else:
+            with self.autocast():
+                out = self.model(x)
+            data_loss = self.loss_fn(out.float(), y)  # the loss in fp32, outside autocast
         loss = data_loss
         penalty = None
         if self.weights:
             penalty = self.penalty()
             loss = data_loss + penalty
-        if not torch.isfinite(loss):
-            # Checked before the step, so the weights (and what is saved) stay finite.
-            raise NonFiniteLoss(float(loss.detach()))
+        # One host sync per step, whose value serves the NaN check, the progress bar and the
+        # epoch mean. Checked before the step, so the weights (and what is saved) stay finite.
+        value = loss.item()
+        if not math.isfinite(value):
+            raise NonFiniteLoss(value)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)  # clip and inspect true gradients
@@ -91,7 +92,6 @@ class SupervisedStep:
             self.scaler.update()
         else:
             self.optimizer.step()
-        losses = {"loss": loss.detach(), "data_loss": data_loss.detach()}
-        if penalty is not None:
-            losses["penalty"] = penalty.detach()
-        return losses
+        if penalty is None:
+            return {"loss": value}
+        return {"loss": value, "data_loss": data_loss.item(), "penalty": penalty.item()}

@@ -153,9 +153,9 @@ class Trainer:
             self.step.inspect = None
             self.p.schedule.after_batch()
             for key, value in losses.items():
-                self.sums[key] += float(value)
+                self.sums[key] += value
             self.batch, self.global_step = i + 1, self.global_step + 1
-            self.reporter.step(i + 1, float(losses["loss"]))
+            self.reporter.step(i + 1, losses["loss"])
             if self._stop_requested:
                 self.seconds += time.perf_counter() - t0
                 self._save("last")
