@@ -14,6 +14,7 @@ import torch
 
 from mlcore.config import Config, dump, load_config
 from mlcore.errors import MlcoreError, RunFailed
+from mlcore.eval_outputs import write_eval_plots
 from mlcore.evaluate import evaluate
 from mlcore.plots.curves import plot_curves
 from mlcore.training.build import Parts, build_parts
@@ -71,7 +72,11 @@ def train(
     except RunFailed as err:
         _finish(run, trainer, "failed", previous + time.perf_counter() - t0, error=str(err))
         raise
-    test = test_report(parts, run) if len(parts.data.test) else None
+    test = None
+    if len(parts.data.test):
+        test = test_report(parts, run)
+        if parts.placement.is_main:
+            write_eval_plots(run.path, test, parts)
     summary = _finish(run, trainer, status, previous + time.perf_counter() - t0, test=test)
     return run, summary
 

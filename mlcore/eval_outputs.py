@@ -13,10 +13,17 @@ from mlcore.training.device import unwrap
 
 
 def write_eval_outputs(run_dir: Path, report: dict[str, Any], parts: Any) -> list[Path]:
+    """eval_<split>.json and the split's plots."""
+    path = Path(run_dir) / f"eval_{report['split']}.json"
+    atomic_write_text(path, json.dumps(report, indent=2) + "\n")
+    return [path, *write_eval_plots(run_dir, report, parts)]
+
+
+def write_eval_plots(run_dir: Path, report: dict[str, Any], parts: Any) -> list[Path]:
+    """plots/confusion_<split>.png, and plots/segmentation_<split>.png for segmentation."""
     split = report["split"]
     run_dir = Path(run_dir)
-    written = [run_dir / f"eval_{split}.json"]
-    atomic_write_text(written[0], json.dumps(report, indent=2) + "\n")
+    written: list[Path] = []
     if "confusion_matrix" not in report:
         return written
     from mlcore.plots.confusion import plot_confusion
@@ -45,6 +52,11 @@ def _segmentation_samples(run_dir: Path, split: str, parts: Any) -> Path:
     pred = model(x).argmax(dim=1)  # (B, C, H, W) -> (B, H, W)
     path = run_dir / "plots" / f"segmentation_{split}.png"
     plot_segmentation(
-        x.cpu(), y.cpu(), pred.cpu(), path, ignore_index=parts.config.eval.ignore_index
+        x.cpu(),
+        y.cpu(),
+        pred.cpu(),
+        path,
+        ignore_index=parts.config.eval.ignore_index,
+        class_names=parts.data.class_names,
     )
     return path
