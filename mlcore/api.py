@@ -50,7 +50,7 @@ def train(
         if config is None:
             raise MlcoreError("train: give a CONFIG file, or --resume RUN_DIR")
         cfg = load_config(config, overrides)
-        parts = build_parts(cfg)
+        parts = build_parts_from(cfg, config)
         run = create_run_dir(
             Path(runs_root), cfg.run.name, dump(cfg), Path(run_dir) if run_dir else None
         )
@@ -81,13 +81,22 @@ def train(
     return run, summary
 
 
+def build_parts_from(cfg: Config, source: str | Path, stats: dict | None = None) -> Parts:
+    """build_parts, with the config file named in any mistake it finds (a model that does
+    not fit the data, a monitor the task does not log, amp on a CPU...)."""
+    try:
+        return build_parts(cfg, stats=stats)
+    except MlcoreError as err:
+        raise MlcoreError(f"{source}: {err}") from None
+
+
 def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir, Trainer, Parts]:
     run = RunDir(run_path)
     if not run.config.is_file():
         raise MlcoreError(f"--resume {run_path}: not a run directory (no config.yaml)")
     state = load_checkpoint(run.last)
     cfg = load_config(run.config, overrides)
-    parts = build_parts(cfg, stats=state["data"]["stats"])
+    parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"])
     trainer = Trainer(parts, run, reporter)
     trainer.load_state_dict(state)
     if trainer.epoch > cfg.trainer.epochs:
@@ -214,7 +223,7 @@ def evaluate_run(
     state = load_checkpoint(run.checkpoint(checkpoint))
     cfg = load_config(run.config)
     cfg = cfg.replace(trainer=_cpu_if_needed(cfg))
-    parts = build_parts(cfg, stats=state["data"]["stats"])
+    parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"])
     unwrap(parts.model).load_state_dict(state["model"])
     if len(getattr(parts.data, split)) == 0:
         raise MlcoreError(f"--split {split}: this run's {split} split is empty")

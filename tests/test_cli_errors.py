@@ -93,7 +93,7 @@ def test_build_errors_leave_no_run_directory(cli, tmp_path, text, named):
     runs = tmp_path / "runs"
     result = cli("train", path, "--runs-root", runs)
     assert result.code == 2, result
-    assert named in result.err
+    assert named in result.err and str(path) in result.err
     assert "Traceback" not in result.err
     assert not runs.exists() or not any(runs.iterdir())
 
