@@ -19,7 +19,7 @@ from mlcore.evaluate import evaluate
 from mlcore.plots.curves import plot_curves
 from mlcore.training.build import Parts, build_parts
 from mlcore.training.checkpoint import load_checkpoint
-from mlcore.training.device import unwrap
+from mlcore.training.device import Placement, unwrap
 from mlcore.training.rundir import RunDir, create_run_dir
 from mlcore.training.trainer import Interrupted, Reporter, Trainer
 
@@ -51,18 +51,23 @@ def train(
             raise MlcoreError("train: give a CONFIG file, or --resume RUN_DIR")
         cfg = load_config(config, overrides)
         parts = build_parts_from(cfg, config)
-        run = create_run_dir(
-            Path(runs_root), cfg.run.name, dump(cfg), Path(run_dir) if run_dir else None
+        run = shared_run_dir(
+            parts.placement,
+            lambda: create_run_dir(
+                Path(runs_root), cfg.run.name, dump(cfg), Path(run_dir) if run_dir else None
+            ),
         )
-        trainer = Trainer(parts, run, reporter)
+        trainer = Trainer(parts, run, reporter if parts.placement.is_main else SilentReporter())
     previous = run.read_summary().get("duration_s", 0.0)
-    run.update_summary(
-        status="running",
-        device=str(parts.placement.device),
-        strategy=parts.placement.strategy,
-        data=parts.data.info,
-    )
-    _announce(parts, run, reporter)
+    if parts.placement.is_main:
+        run.update_summary(
+            status="running",
+            device=str(parts.placement.device),
+            strategy=parts.placement.strategy,
+            world_size=parts.placement.world_size,
+            data=parts.data.info,
+        )
+        _announce(parts, run, reporter)
     t0 = time.perf_counter()
     try:
         status = trainer.fit()
@@ -81,6 +86,18 @@ def train(
     return run, summary
 
 
+def shared_run_dir(placement: Placement, create: Any) -> RunDir:
+    """Rank 0 creates the run directory; under DDP the other ranks learn its path (they
+    read checkpoints from it but never write)."""
+    if placement.world_size == 1:
+        return create()
+    import torch.distributed as dist
+
+    box = [str(create().path) if placement.is_main else None]
+    dist.broadcast_object_list(box, src=0)
+    return RunDir(Path(box[0]))
+
+
 def build_parts_from(cfg: Config, source: str | Path, stats: dict | None = None) -> Parts:
     """build_parts, with the config file named in any mistake it finds (a model that does
     not fit the data, a monitor the task does not log, amp on a CPU...)."""
@@ -97,7 +114,7 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
     state = load_checkpoint(run.last)
     cfg = load_config(run.config, overrides)
     parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"])
-    trainer = Trainer(parts, run, reporter)
+    trainer = Trainer(parts, run, reporter if parts.placement.is_main else SilentReporter())
     trainer.load_state_dict(state)
     if trainer.epoch > cfg.trainer.epochs:
         raise MlcoreError(
@@ -107,8 +124,9 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
     status = run.read_summary().get("status")
     if status == "early_stopped" and trainer.stopper.should_stop:
         trainer.stopper.bad_epochs = 0  # the user asks for more: give patience a new start
-    run.truncate_metrics(trainer.epoch - 1)
-    run.config.write_text(dump(cfg))  # e.g. a raised trainer.epochs
+    if parts.placement.is_main:
+        run.truncate_metrics(trainer.epoch - 1)
+        run.config.write_text(dump(cfg))  # e.g. a raised trainer.epochs
     return run, trainer, parts
 
 
@@ -155,6 +173,9 @@ def _short(values: list[float]) -> str:
 
 def test_report(parts: Parts, run: RunDir) -> dict[str, Any]:
     """Evaluate best.pt on the test split (the weights are loaded into the parts' model)."""
+    distributed = parts.placement.strategy == "ddp"
+    if distributed:
+        torch.distributed.barrier()  # rank 0 has written best.pt
     state = load_checkpoint(run.best)
     unwrap(parts.model).load_state_dict(state["model"])
     report, _ = evaluate(
@@ -162,7 +183,7 @@ def test_report(parts: Parts, run: RunDir) -> dict[str, Any]:
         parts.loaders["test"],
         parts.task,
         parts.placement.device,
-        distributed=parts.placement.strategy == "ddp",
+        distributed=distributed,
     )
     return {"split": "test", "checkpoint": "best", "epoch": state["epoch"] - 1, **report}
 

@@ -8,6 +8,7 @@ Output, exit codes and error display live here and nowhere else.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -106,6 +107,7 @@ def train(
     from mlcore.training.trainer import Interrupted
 
     console = _console()
+    console.quiet = os.environ.get("RANK", "0") != "0"  # under torchrun only rank 0 speaks
     reporter = ConsoleReporter(console, quiet=quiet)
     try:
         run, summary = train_run(
@@ -119,7 +121,17 @@ def train(
     except Interrupted as stop:
         console.print(f"interrupted: resume with `mlcore train --resume {stop.args[0]}`")
         raise typer.Exit(130) from None
-    _print_summary(console, run.path, summary)
+    finally:
+        _leave_process_group()
+    if summary:  # empty on the other ranks of a DDP run: rank 0 reports
+        _print_summary(console, run.path, summary)
+
+
+def _leave_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _print_summary(console: Any, run_path: Path, summary: dict[str, Any]) -> None:

@@ -76,6 +76,9 @@ BUILD_CASES = [
     ("amp-on-cpu", "trainer: {precision: amp, device: cpu}\n", "trainer.precision"),
     ("cuda-missing", "trainer: {device: 'cuda:7'}\n", "trainer.device"),
     ("positive-class", "eval: {positive_class: 5}\n", "eval.positive_class"),
+    ("devices-without-strategy", "trainer: {devices: 2}\n", "trainer.devices"),
+    ("dp-without-cuda", "trainer: {strategy: dp, device: cpu}\n", "trainer.strategy"),
+    ("ddp-without-torchrun", "trainer: {strategy: ddp}\n", "torchrun"),
 ]
 
 

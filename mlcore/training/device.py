@@ -18,6 +18,7 @@ class Placement:
     strategy: str  # single | dp | ddp
     world_size: int = 1
     rank: int = 0
+    devices: int = 1  # GPUs one process drives (DataParallel)
 
     @property
     def is_main(self) -> bool:
@@ -56,10 +57,28 @@ def place(cfg: TrainerConfig) -> Placement:
     if strategy == "auto":
         strategy = "ddp" if world > 1 else "single"
     if strategy == "ddp":
+        if cfg.devices not in ("auto", world):
+            raise MlcoreError(
+                f"trainer.devices: {cfg.devices}, but torchrun started {world} process(es); "
+                f"launch with `torchrun --nproc-per-node {cfg.devices}` or set devices: auto"
+            )
         return _ddp_placement(cfg, world)
     device = resolve_device(cfg.device)
-    if strategy == "dp" and device.type != "cuda":
-        raise MlcoreError("trainer.strategy: dp (DataParallel) needs CUDA devices; use single")
+    if strategy == "dp":
+        if device.type != "cuda":
+            raise MlcoreError("trainer.strategy: dp (DataParallel) needs CUDA devices; use single")
+        wanted = torch.cuda.device_count() if cfg.devices == "auto" else cfg.devices
+        if wanted > torch.cuda.device_count():
+            raise MlcoreError(
+                f"trainer.devices: {wanted}, but only {torch.cuda.device_count()} CUDA "
+                "device(s) exist"
+            )
+        return Placement(device, strategy, devices=wanted)
+    if cfg.devices not in ("auto", 1):
+        raise MlcoreError(
+            f"trainer.devices: {cfg.devices} devices need trainer.strategy dp (one process) "
+            "or ddp (under torchrun); single uses one"
+        )
     _check_precision(cfg.precision, device)
     return Placement(device, strategy)
 
@@ -94,8 +113,10 @@ def _check_precision(precision: str, device: torch.device) -> None:
 def wrap_model(model: nn.Module, placement: Placement) -> nn.Module:
     """Move to the device and apply the data-parallel wrapper, the one place that does."""
     model = model.to(placement.device)
-    if placement.strategy == "dp" and torch.cuda.device_count() > 1:
-        return nn.DataParallel(model)
+    if placement.strategy == "dp" and placement.devices > 1:
+        # DataParallel scatters each batch over the GPUs and gathers outputs on the first
+        # (the seed note's "uneven GPU memory": the first GPU also holds the outputs and loss)
+        return nn.DataParallel(model, device_ids=list(range(placement.devices)))
     if placement.strategy == "ddp":
         ids = [placement.device.index] if placement.device.type == "cuda" else None
         return nn.parallel.DistributedDataParallel(model, device_ids=ids)

@@ -40,7 +40,9 @@ class SupervisedStep:
         reg: RegularizationConfig,
         device: torch.device,
         precision: str = "fp32",
+        distributed: bool = False,
     ):
+        self.distributed = distributed
         self.model, self.loss_fn, self.optimizer, self.reg = model, loss_fn, optimizer, reg
         self.weights = penalized_weights(model) if (reg.l1 or reg.l2) else []
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -60,6 +62,16 @@ class SupervisedStep:
                 total = total + self.reg.l2 * w.pow(2).sum()
         return total
 
+    def _all_finite(self, value: float) -> bool:
+        """Under DDP a NaN on one rank must stop every rank before backward, or the others
+        would wait forever in the gradient all-reduce."""
+        finite = math.isfinite(value)
+        if not self.distributed:
+            return finite
+        flag = torch.tensor([0.0 if finite else 1.0], device=self.params[0].device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return flag.item() == 0.0
+
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
         if self.autocast is None:  # fp32: no context to enter on the hot path
@@ -76,7 +88,7 @@ class SupervisedStep:
         # One host sync per step, whose value serves the NaN check, the progress bar and the
         # epoch mean. Checked before the step, so the weights (and what is saved) stay finite.
         value = loss.item()
-        if not math.isfinite(value):
+        if not self._all_finite(value):
             raise NonFiniteLoss(value)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()

@@ -9,6 +9,8 @@ import time
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+import torch
+
 from mlcore.errors import RunFailed
 from mlcore.evaluate import evaluate
 from mlcore.tasks import VAL_METRICS
@@ -58,6 +60,7 @@ class Trainer:
             parts.config.regularization,
             parts.placement.device,
             cfg.precision,
+            distributed=parts.placement.strategy == "ddp",
         )
         self.health = GradHealth(parts.model) if cfg.log_grad_norms else None
         self.best = Monitor(cfg.checkpoint.monitor, cfg.checkpoint.mode)
@@ -124,7 +127,7 @@ class Trainer:
             while self.epoch <= epochs:
                 self._train_epoch()
                 self._end_epoch()
-                if self._stop_requested:
+                if self._stop_now():
                     raise Interrupted
                 if self.stopper.should_stop:
                     self._warn(
@@ -156,11 +159,21 @@ class Trainer:
                 self.sums[key] += value
             self.batch, self.global_step = i + 1, self.global_step + 1
             self.reporter.step(i + 1, losses["loss"])
-            if self._stop_requested:
+            if self._stop_now():
                 self.seconds += time.perf_counter() - t0
                 self._save("last")
                 raise Interrupted
         self.seconds += time.perf_counter() - t0
+
+    def _stop_now(self) -> bool:
+        """Under DDP every rank must stop after the same step, or the others would wait
+        forever in the next gradient all-reduce: agree on the flag (any rank's signal)."""
+        if self.p.placement.strategy != "ddp":
+            return self._stop_requested
+        flag = torch.tensor([float(self._stop_requested)], device=self.p.placement.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        self._stop_requested = bool(flag.item())
+        return self._stop_requested
 
     def _end_epoch(self) -> None:
         n = max(self.batch, 1)
