@@ -9,16 +9,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mlcore.models.layers import activation as make_activation
-from mlcore.models.layers import dense_block
+from mlcore.models.layers import conv_unit, dense_block
 
 
 def conv_block(c_in: int, c_out: int, act: str, batchnorm: bool, pool: bool) -> nn.Sequential:
-    # padding=1 keeps H and W for a 3x3 kernel; the pool halves them.
-    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=not batchnorm)]
-    if batchnorm:
-        layers.append(nn.BatchNorm2d(c_out))
-    layers.append(make_activation(act))
+    """conv -> [BN] -> activation -> [max-pool, halving H and W]."""
+    layers = conv_unit(c_in, c_out, act, batchnorm)
     if pool:
         layers.append(nn.MaxPool2d(2))
     return nn.Sequential(*layers)

@@ -33,3 +33,13 @@ def dense_block(
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
     return layers
+
+
+def conv_unit(c_in: int, c_out: int, act: str, batchnorm: bool) -> list[nn.Module]:
+    """3x3 conv (padding 1 keeps H and W) -> [BatchNorm2d] -> activation; as in dense_block,
+    batchnorm's shift replaces the conv bias."""
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=not batchnorm)]
+    if batchnorm:
+        layers.append(nn.BatchNorm2d(c_out))
+    layers.append(activation(act))
+    return layers

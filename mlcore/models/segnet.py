@@ -10,16 +10,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mlcore.models.layers import activation as make_activation
+from mlcore.models.layers import conv_unit
 
 
 def double_conv(c_in: int, c_out: int, act: str, batchnorm: bool, dropout: float) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(2):
-        layers.append(nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1, bias=not batchnorm))
-        if batchnorm:
-            layers.append(nn.BatchNorm2d(c_out))
-        layers.append(make_activation(act))
+    layers = conv_unit(c_in, c_out, act, batchnorm) + conv_unit(c_out, c_out, act, batchnorm)
     if dropout > 0:
         layers.append(nn.Dropout2d(dropout))
     return nn.Sequential(*layers)
