@@ -56,7 +56,7 @@ class ConsoleReporter:
         if self._progress is None:
             return
         elapsed = time.perf_counter() - self._t0
-        speed = f"{(batch - self._start) / elapsed:.0f} it/s" if elapsed > 0 else ""
+        speed = f"{(batch - self._start) / elapsed:.3g} it/s" if elapsed > 0 else ""
         self._progress.update(self._task, completed=batch, loss=f"{loss:.4f}", speed=speed)
 
     def epoch_end(self, row: dict[str, Any], improved: bool) -> None:
