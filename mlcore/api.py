@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from mlcore.config import Config, dump, load_config
-from mlcore.errors import MlcoreError, RunFailed
+from mlcore.errors import MlcoreError
 from mlcore.eval_outputs import write_eval_plots
 from mlcore.evaluate import evaluate
 from mlcore.plots.curves import plot_curves
@@ -69,20 +69,27 @@ def train(
         )
         _announce(parts, run, reporter)
     t0 = time.perf_counter()
+
+    def elapsed() -> float:  # summed over every session of a resumed run
+        return previous + time.perf_counter() - t0
+
     try:
         status = trainer.fit()
+        test = None
+        if len(parts.data.test):
+            test = test_report(parts, run)
+            if parts.placement.is_main:
+                write_eval_plots(run.path, test, parts)
     except Interrupted:
-        _finish(run, trainer, "interrupted", previous + time.perf_counter() - t0)
+        _finish(run, trainer, "interrupted", elapsed())
         raise Interrupted(run.path) from None
-    except RunFailed as err:
-        _finish(run, trainer, "failed", previous + time.perf_counter() - t0, error=str(err))
+    except KeyboardInterrupt:  # a second Ctrl-C: last.pt is the previous one, still resumable
+        _finish(run, trainer, "interrupted", elapsed())
         raise
-    test = None
-    if len(parts.data.test):
-        test = test_report(parts, run)
-        if parts.placement.is_main:
-            write_eval_plots(run.path, test, parts)
-    summary = _finish(run, trainer, status, previous + time.perf_counter() - t0, test=test)
+    except Exception as err:  # the run must never stay "running" after it has ended
+        _finish(run, trainer, "failed", elapsed(), error=f"{type(err).__name__}: {err}")
+        raise
+    summary = _finish(run, trainer, status, elapsed(), test=test)
     return run, summary
 
 
@@ -107,12 +114,23 @@ def build_parts_from(cfg: Config, source: str | Path, stats: dict | None = None)
         raise MlcoreError(f"{source}: {err}") from None
 
 
+# What a resumed run may change: how long and where it trains, not what it learns from.
+# Anything else would make the checkpoint's weights, optimizer state or data split (and so
+# the test set's independence) meaningless.
+RESUMABLE_KEYS = (
+    "trainer.epochs", "trainer.early_stopping.patience", "trainer.early_stopping.min_delta",
+    "trainer.log_grad_norms", "trainer.device", "data.num_workers",
+)  # fmt: skip
+
+
 def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir, Trainer, Parts]:
     run = RunDir(run_path)
     if not run.config.is_file():
         raise MlcoreError(f"--resume {run_path}: not a run directory (no config.yaml)")
     state = load_checkpoint(run.last)
+    saved = load_config(run.config)
     cfg = load_config(run.config, overrides)
+    _check_resume_changes(run_path, saved, cfg)
     parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"])
     trainer = Trainer(parts, run, reporter if parts.placement.is_main else SilentReporter())
     trainer.load_state_dict(state)
@@ -121,13 +139,44 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
             f"--resume {run_path}: all {cfg.trainer.epochs} epochs are done; train further "
             f"with --set trainer.epochs={cfg.trainer.epochs + 10}"
         )
-    status = run.read_summary().get("status")
-    if status == "early_stopped" and trainer.stopper.should_stop:
-        trainer.stopper.bad_epochs = 0  # the user asks for more: give patience a new start
+    if trainer.stopper.should_stop:
+        es = cfg.trainer.early_stopping
+        raise MlcoreError(
+            f"--resume {run_path}: the run stopped early ({es.monitor} did not improve for "
+            f"{trainer.stopper.bad_epochs} epochs); to train on, raise "
+            f"trainer.early_stopping.patience above {es.patience} or set it to null"
+        )
     if parts.placement.is_main:
         run.truncate_metrics(trainer.epoch - 1)
         run.config.write_text(dump(cfg))  # e.g. a raised trainer.epochs
     return run, trainer, parts
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else key))
+    return out
+
+
+def _check_resume_changes(run_path: Path, saved: Config, cfg: Config) -> None:
+    before, after = _flat(saved.to_dict()), _flat(cfg.to_dict())
+    changed = [k for k in after if after[k] != before.get(k)]
+    fixed = [k for k in changed if k not in RESUMABLE_KEYS]
+    if fixed:
+        raise MlcoreError(
+            f"--resume {run_path}: {', '.join(fixed)} cannot change in a resumed run (the "
+            f"checkpoint was trained with {before[fixed[0]]!r}); start a new run instead. "
+            f"A resume may change: {', '.join(RESUMABLE_KEYS)}"
+        )
+    if "trainer.epochs" in changed and cfg.scheduler.name in ("cosine", "onecycle"):
+        raise MlcoreError(
+            f"--resume {run_path}: trainer.epochs cannot change with scheduler "
+            f"{cfg.scheduler.name!r}, whose learning rate is planned over the whole run; "
+            "start a new run with more epochs"
+        )
 
 
 def _announce(parts: Parts, run: RunDir, reporter: Any) -> None:

@@ -58,6 +58,12 @@ class RunConfig:
     name: str = "run"
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        # the name becomes a folder under the runs root: one plain path component
+        ok = bool(self.name) and self.name not in (".", "..") and not set("/\\") & set(self.name)
+        check(ok, "name", f"must be a plain folder name (no '/', not '..'), got {self.name!r}")
+        check(0 <= self.seed < 2**63, "seed", f"must be an integer >= 0, got {self.seed}")
+
 
 @dataclass(frozen=True)
 class SplitConfig:
@@ -69,6 +75,9 @@ class SplitConfig:
         for part in ("train", "val", "test"):
             check(0.0 <= getattr(self, part) <= 1.0, part, "must be a fraction in [0, 1]")
         check(self.train > 0, "train", "must be > 0")
+        check(
+            self.val > 0, "val", "must be > 0: validation picks best.pt and drives early stopping"
+        )
         total = self.train + self.val + self.test
         check(abs(total - 1.0) < 1e-6, "train", f"train + val + test must sum to 1, got {total:g}")
 
@@ -187,11 +196,12 @@ class RegularizationConfig:
 @dataclass(frozen=True)
 class EarlyStoppingConfig:
     monitor: str = "val/loss"
-    mode: Mode = "min"
+    mode: Mode | None = None  # null: min for losses and errors, max for scores
     patience: int | None = None  # null: never stop early
     min_delta: float = 0.0
 
     def __post_init__(self) -> None:
+        _infer_mode(self)
         check(self.patience is None or self.patience >= 1, "patience", "must be >= 1 or null")
         check(self.min_delta >= 0, "min_delta", "must be >= 0")
 
@@ -199,7 +209,22 @@ class EarlyStoppingConfig:
 @dataclass(frozen=True)
 class CheckpointConfig:
     monitor: str = "val/loss"
-    mode: Mode = "min"
+    mode: Mode | None = None  # null: min for losses and errors, max for scores
+
+    def __post_init__(self) -> None:
+        _infer_mode(self)
+
+
+# Monitored values that are better when larger; everything else (losses, errors) is minimized.
+MAXIMIZED = ("accuracy", "f1", "miou", "pixel_accuracy", "r2")
+
+
+def _infer_mode(section: Any) -> None:
+    """Fill in `mode` from the monitor's name, so `monitor: val/accuracy` alone keeps the
+    most accurate epoch rather than the least."""
+    if section.mode is None:
+        name = section.monitor.rsplit("/", 1)[-1]
+        object.__setattr__(section, "mode", "max" if name in MAXIMIZED else "min")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from mlcore.training.checkpoint import atomic_write_text
+from mlcore.atomic import atomic_write_text
 from mlcore.training.device import unwrap
 
 

@@ -46,6 +46,9 @@ CASES = [
     ("set-into-scalar", GOOD, ["--set", "run.name.x=1"], "run.name"),
     ("nesterov-adam", "optimizer: {name: adam, nesterov: true}\n", [], "optimizer.nesterov"),
     ("csv-no-path", "data: {name: csv}\n", [], "data.path"),
+    ("val-zero", "data: {split: {train: 0.85, val: 0.0, test: 0.15}}\n", [], "data.split.val"),
+    ("run-name-path", "run: {name: ../../escape}\n", [], "run.name"),
+    ("negative-seed", "run: {seed: -1}\n", [], "run.seed"),
 ]
 
 
@@ -109,6 +112,7 @@ def test_build_errors_leave_no_run_directory(cli, tmp_path, text, named):
         (["eval", "runs/does-not-exist"], "does-not-exist"),
         (["eval", "configs", "--split", "dev"], "--split"),
         (["runs", "no/such/folder"], "no/such/folder"),
+        (["train", "configs/linear.yaml", "--run-dir", "pyproject.toml"], "pyproject.toml"),
         (["frobnicate"], "frobnicate"),
     ],
 )

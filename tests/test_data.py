@@ -19,6 +19,7 @@ from mlcore.config import DATASET_NAMES, DataConfig, SplitConfig
 from mlcore.data import DATASETS, TensorSplit, build_data, get_dataset
 from mlcore.data.source import labels_of
 from mlcore.errors import MlcoreError
+from mlcore.schema import SchemaError
 
 FIXED_TEST = {"mnist", "fashion_mnist", "cifar10"}  # official test set; val carved from train
 N_TRAIN_FILES, N_TEST_FILES = 60, 20
@@ -210,11 +211,13 @@ def test_split_fractions_and_stratification(name, split, make_cfg):
 
 
 def test_zero_fractions_give_empty_splits(make_cfg):
-    bundle = build_data(make_cfg("moons", split=SplitConfig(0.8, 0.0, 0.2)), seed=0)
-    assert len(bundle.val) == 0 and len(bundle.test) == 40
-    bundle = build_data(make_cfg("digits", split=SplitConfig(1.0, 0.0, 0.0)), seed=0)
-    assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (1797, 0, 0)
-    assert bundle.info["class_counts"]["val"] == [0] * 10
+    bundle = build_data(make_cfg("moons", split=SplitConfig(0.8, 0.2, 0.0)), seed=0)
+    assert len(bundle.test) == 0 and len(bundle.val) == 40
+    bundle = build_data(make_cfg("digits", split=SplitConfig(0.9, 0.1, 0.0)), seed=0)
+    assert len(bundle.test) == 0
+    assert bundle.info["class_counts"]["test"] == [0] * 10
+    with pytest.raises(SchemaError, match="val"):  # validation is what picks best.pt
+        SplitConfig(0.8, 0.0, 0.2)
 
 
 # ---- particular data sets ----------------------------------------------------------------
@@ -271,6 +274,8 @@ def test_fixed_test_set_is_the_official_one(make_cfg):
 
 
 def test_image_folder_resizes_to_the_first_image(make_cfg):
-    bundle = build_data(make_cfg("image_folder", split=SplitConfig(1.0, 0.0, 0.0)), seed=0)
-    assert bundle.class_names == ["cat", "dog"] and len(bundle.train) == 24
-    assert {tuple(bundle.train[i][0].shape) for i in range(24)} == {(3, 8, 8)}
+    bundle = build_data(make_cfg("image_folder", split=SplitConfig(0.5, 0.25, 0.25)), seed=0)
+    splits = (bundle.train, bundle.val, bundle.test)
+    assert bundle.class_names == ["cat", "dog"] and sum(map(len, splits)) == 24
+    shapes = {tuple(split[i][0].shape) for split in splits for i in range(len(split))}
+    assert shapes == {(3, 8, 8)}

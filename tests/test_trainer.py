@@ -212,3 +212,76 @@ def test_a_final_batch_of_one_does_not_break_batchnorm(tmp_path, write_config):
     _, summary = api.train(write_config(cfg), run_dir=tmp_path / "run")
     assert summary["data"]["sizes"]["train"] == 21
     assert summary["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("run.seed=5", "run.seed"),  # a new split: the test set would hold training samples
+        ("data.split={train: 0.5, val: 0.25, test: 0.25}", "data.split"),
+        ("model.hidden=[64]", "model.hidden"),
+        ("optimizer.name=adam", "optimizer.name"),
+        ("optimizer.lr=0.5", "optimizer.lr"),
+    ],
+)
+def test_resume_refuses_changes_to_what_the_run_learns_from(cli, tmp_path, write_config,
+                                                            override, named):  # fmt: skip
+    run = tmp_path / "run"
+    assert cli("train", write_config(MOONS), "--run-dir", run, "--quiet").code == 0
+    before = (run / "config.yaml").read_text()
+    result = cli("train", "--resume", run, "--set", override, "--set", "trainer.epochs=3")
+    assert result.code == 2 and named in result.err and "Traceback" not in result.err
+    assert (run / "config.yaml").read_text() == before
+
+
+def test_resume_refuses_more_epochs_of_a_planned_schedule(cli, tmp_path, write_config):
+    run = tmp_path / "run"
+    cfg = {**MOONS, "scheduler": {"name": "onecycle"}}
+    assert cli("train", write_config(cfg), "--run-dir", run, "--quiet").code == 0
+    result = cli("train", "--resume", run, "--set", "trainer.epochs=4")
+    assert result.code == 2 and "onecycle" in result.err
+
+
+def test_resume_of_an_early_stopped_run_needs_more_patience(cli, tmp_path, write_config):
+    cfg = {**MOONS, "optimizer": {"name": "sgd", "lr": 1e-7},
+           "trainer": {"epochs": 10, "device": "cpu",
+                       "early_stopping": {"patience": 1, "min_delta": 1.0}}}  # fmt: skip
+    run = tmp_path / "run"
+    assert cli("train", write_config(cfg), "--run-dir", run, "--quiet").code == 0
+    refused = cli("train", "--resume", run)
+    assert refused.code == 2 and "trainer.early_stopping.patience" in refused.err
+    resumed = cli("train", "--resume", run, "--set", "trainer.early_stopping.patience=3",
+                  "--quiet")  # fmt: skip
+    assert resumed.code == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "early_stopped" and summary["epochs_completed"] == 4
+
+
+def test_a_crash_marks_the_run_failed(tmp_path, write_config, monkeypatch):
+    import mlcore.training.trainer as trainer_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(trainer_module, "evaluate", broken)
+    with pytest.raises(RuntimeError):
+        api.train(write_config(MOONS), run_dir=tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "failed" and "disk on fire" in summary["error"]
+
+
+def test_a_corrupt_checkpoint_is_a_clear_error(cli, tmp_path, write_config):
+    run = tmp_path / "run"
+    assert cli("train", write_config(MOONS), "--run-dir", run, "--quiet").code == 0
+    (run / "checkpoints" / "best.pt").write_bytes(b"not a checkpoint")
+    result = cli("eval", run)
+    assert result.code == 2 and "best.pt" in result.err
+    assert "weights_only=False" not in result.err  # never advise running code from a file
+
+
+def test_monitor_mode_follows_the_metric(tmp_path, write_config):
+    cfg = {**MOONS, "trainer": {"epochs": 3, "device": "cpu",
+                                "checkpoint": {"monitor": "val/accuracy"}}}  # fmt: skip
+    run, summary = api.train(write_config(cfg), run_dir=tmp_path / "run")
+    accuracies = [float(r["val/accuracy"]) for r in csv.DictReader(run.metrics.open())]
+    assert summary["best"]["value"] == pytest.approx(max(accuracies))

@@ -8,7 +8,6 @@ and concurrent calls share no state.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,25 +17,18 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from mlcore.atomic import atomic_write_bytes
+
 # Beyond this many classes the per-cell counts are unreadable; the colours still tell.
 MAX_ANNOTATED_CLASSES = 30
 IGNORED_COLOR = (0.15, 0.15, 0.15)
 
 
 def _save_atomic(fig: Figure, path: str | os.PathLike) -> Path:
-    """Write fig as PNG to a temp file beside path, then rename: readers never see half a file."""
+    """Write fig as PNG atomically: readers never see half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        FigureCanvasAgg(fig)
-        fig.savefig(tmp, format="png", dpi=110)
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a plot is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    FigureCanvasAgg(fig)
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
     return path
 
 

@@ -1,32 +1,23 @@
 """Training curves from metrics.csv: losses, the monitored metrics, learning rate, and
-per-layer gradient norms. Each figure is written atomically (temp file + rename)."""
+per-layer gradient norms.
+
+Built with matplotlib's object API on the Agg canvas (no pyplot, no global backend switch),
+written atomically like every file of a run.
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-def _figure():
-    import matplotlib
+from mlcore.atomic import atomic_write_bytes
 
-    matplotlib.use("Agg")  # no screen needed
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-        fig.clf()
+# A loss spanning more than this ratio is drawn on a log axis, or its tail looks flat.
+LOG_RANGE = 30.0
 
 
 def _series(rows: list[dict[str, str]], key: str) -> tuple[list[int], list[float]]:
@@ -38,38 +29,53 @@ def _series(rows: list[dict[str, str]], key: str) -> tuple[list[int], list[float
     return xs, ys
 
 
+def _plot(rows: list[dict[str, str]], keys: list[str], path: Path, title: str, ylabel: str,
+          logy: bool | None = None) -> Path:  # fmt: skip
+    """One figure of `keys` against epoch; logy=None picks log when the range is wide."""
+    fig = Figure(figsize=(7.5, 4.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    many = len(keys) > 10
+    colors = matplotlib.colormaps["tab20"] if many else None  # 20 distinct colours for many layers
+    values = []
+    for i, key in enumerate(keys):
+        xs, ys = _series(rows, key)
+        values += [y for y in ys if y > 0]
+        ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=key,
+                color=colors(i % 20) if colors else None)  # fmt: skip
+    if logy is None:
+        logy = bool(values) and max(values) / min(values) > LOG_RANGE
+    if logy:
+        ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if many:  # beside the axes, where it hides no curve
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=8)
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
+    return path
+
+
 def plot_curves(rows: list[dict[str, str]], plots_dir: Path, title: str) -> list[Path]:
     """Write loss.png, metrics.png, lr.png and (when logged) grad_norms.png."""
     if not rows:
         return []
-    plt = _figure()
     keys = list(rows[0].keys())
-    written = []
-
-    def one(name: str, series: list[str], ylabel: str, logy: bool = False) -> None:
-        present = [k for k in series if k in keys]
-        if not present:
-            return
-        fig, ax = plt.subplots(figsize=(7, 4.2))
-        for key in present:
-            xs, ys = _series(rows, key)
-            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=key)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        if logy:
-            ax.set_yscale("log")
-        ax.set_title(f"{title}: {ylabel}")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, ncol=2 if len(present) > 6 else 1)
-        path = plots_dir / f"{name}.png"
-        save_figure(fig, path)
-        plt.close(fig)
-        written.append(path)
-
-    one("loss", ["train/loss", "val/loss", "train/data_loss", "train/penalty"], "loss")
-    metric_keys = [k for k in keys if k.startswith("val/") and k != "val/loss"]
-    one("metrics", metric_keys, "validation metric")
-    one("lr", ["lr"], "learning rate", logy=True)
-    grad_keys = [k for k in keys if k.startswith("grad/")]
-    one("grad_norms", grad_keys, "gradient norm per layer", logy=True)
-    return written
+    figures = [
+        ("loss", [k for k in ("train/loss", "val/loss", "train/data_loss", "train/penalty")
+                  if k in keys], "loss", None),
+        ("metrics", [k for k in keys if k.startswith("val/") and k != "val/loss"],
+         "validation metric", False),
+        ("lr", ["lr"], "learning rate", None),
+        ("grad_norms", [k for k in keys if k.startswith("grad/")],
+         "gradient norm per layer (last step of each epoch)", True),
+    ]  # fmt: skip
+    return [
+        _plot(rows, series, plots_dir / f"{name}.png", f"{title}: {ylabel}", ylabel, logy)
+        for name, series, ylabel, logy in figures
+        if series
+    ]

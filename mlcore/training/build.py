@@ -100,6 +100,12 @@ def build_parts(cfg: Config, stats: dict | None = None) -> Parts:
     seed_everything(cfg.run.seed, cfg.trainer.deterministic)
     data = build_data(cfg.data, seed=cfg.run.seed, stats=stats)
     task = build_task(cfg, data)
+    if len(data.val) == 0 or len(data.train) == 0:
+        empty = "train" if len(data.train) == 0 else "val"
+        raise MlcoreError(
+            f"data.split.{empty}: the {empty} split is empty ({data.info.get('sizes')}); use "
+            f"more data or a larger data.split.{empty}"
+        )
     torch.manual_seed(cfg.run.seed)  # the same initial weights whatever data loading drew
     model = build_model(cfg.model, data.input_shape, task.n_out, task.name)
     model = wrap_model(model, placement)

@@ -6,34 +6,14 @@ at any moment leaves either the old file or the new one, never half of one.
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from mlcore.atomic import atomic_write_bytes
 from mlcore.errors import MlcoreError
-
-
-def atomic_write_bytes(path: Path, write: Any) -> None:
-    """Call `write(fileobj)` into a temp file beside `path`, fsync it, rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -47,7 +27,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or foreign file
-        raise MlcoreError(f"{path}: not a readable mlcore checkpoint ({err})") from None
+        # torch's own message suggests weights_only=False, which would run code from the
+        # file: say what is wrong without passing that advice on.
+        kind = type(err).__name__
+        raise MlcoreError(
+            f"{path}: not a readable mlcore checkpoint (truncated, corrupt or not written by "
+            f"mlcore: {kind})"
+        ) from None
 
 
 def rng_state() -> dict[str, Any]:

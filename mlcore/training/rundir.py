@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mlcore.atomic import atomic_write_text, current_umask
 from mlcore.errors import MlcoreError
-from mlcore.training.checkpoint import atomic_write_text
 
 
 class RunDir:
@@ -101,6 +101,8 @@ def create_run_dir(root: Path, name: str, config_text: str, exact: Path | None =
     `-1`, `-2`, ... suffixes instead of sharing a directory.
     """
     if exact is not None:
+        if exact.exists() and not exact.is_dir():
+            raise MlcoreError(f"--run-dir {exact}: exists and is not a directory")
         if exact.exists() and any(exact.iterdir()):
             raise MlcoreError(f"--run-dir {exact}: already exists and is not empty")
         targets = [exact]
@@ -114,6 +116,7 @@ def create_run_dir(root: Path, name: str, config_text: str, exact: Path | None =
     except OSError as err:
         raise MlcoreError(f"{parent}: cannot create the run directory ({err.strerror})") from None
     tmp = Path(tempfile.mkdtemp(prefix=".creating-", dir=parent))
+    tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; a run follows the umask
     (tmp / "checkpoints").mkdir()
     (tmp / "plots").mkdir()
     (tmp / "config.yaml").write_text(config_text)
