@@ -52,7 +52,10 @@ def compare(name: str, n_samples: int | None, repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="2 repeats, a smoke run")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats = 2
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     compare("digits", None, args.repeats)
     compare("moons", 100_000, args.repeats)

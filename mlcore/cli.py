@@ -22,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: flags read as flags, not as "<bool>" options
     help="Run the fundamentals of machine learning from a short YAML file.",
 )
 
@@ -127,6 +128,10 @@ def train(
         _print_summary(console, run.path, summary)
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _leave_process_group() -> None:
     import torch.distributed as dist
 
@@ -139,7 +144,7 @@ def _print_summary(console: Any, run_path: Path, summary: dict[str, Any]) -> Non
 
     best = summary.get("best") or {}
     console.print(
-        f"{summary['status']}: {summary['epochs_completed']} epochs in "
+        f"{summary['status']}: {_plural(summary['epochs_completed'], 'epoch')} in "
         f"{summary['duration_s']:.1f}s; best {best.get('monitor')} = {best.get('value'):.6g} "
         f"at epoch {best.get('epoch')}"
     )
@@ -172,7 +177,7 @@ def eval_(
     from mlcore.eval_outputs import write_eval_outputs
 
     report, parts = evaluate_run(run_dir, split.value, checkpoint.value)
-    write_eval_outputs(run_dir, report, parts)
+    written = write_eval_outputs(run_dir, report, parts)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -185,6 +190,7 @@ def eval_(
     )
     for part in render_report(report):
         console.print(part)
+    console.print("wrote " + ", ".join(str(p) for p in written))
 
 
 @app.command("config")
