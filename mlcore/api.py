@@ -22,6 +22,7 @@ from mlcore.training.checkpoint import load_checkpoint
 from mlcore.training.device import Placement, unwrap
 from mlcore.training.rundir import RunDir, create_run_dir
 from mlcore.training.trainer import Interrupted, Reporter, Trainer
+from mlcore.unused_keys import unused_keys
 
 
 class SilentReporter:
@@ -132,6 +133,7 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
     cfg = load_config(run.config, overrides)
     _check_resume_changes(run_path, saved, cfg)
     parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"])
+    _check_same_data(run_path, state, parts)
     trainer = Trainer(parts, run, reporter if parts.placement.is_main else SilentReporter())
     trainer.load_state_dict(state)
     if trainer.epoch > cfg.trainer.epochs:
@@ -150,6 +152,15 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
         run.truncate_metrics(trainer.epoch - 1)
         run.config.write_text(dump(cfg))  # e.g. a raised trainer.epochs
     return run, trainer, parts
+
+
+def _check_same_data(run_path: Path | str, state: dict[str, Any], parts: Parts) -> None:
+    saved = state["data"].get("fingerprint")
+    if saved is not None and saved != parts.data.info["fingerprint"]:
+        raise MlcoreError(
+            f"{run_path}: the data of {parts.config.data.name!r} differs from what this run "
+            "trained on (its files changed since), so its splits cannot be rebuilt as they were"
+        )
 
 
 def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -186,6 +197,9 @@ def _announce(parts: Parts, run: RunDir, reporter: Any) -> None:
     info(f"run directory: {run.path}")
     info(f"device: {parts.placement.device} ({parts.placement.strategy})")
     info(describe_data(parts.data.info))
+    for line in unused_keys(parts.config, parts.task.name):
+        reporter.warn(line)
+        run.log_line(f"warning: {line}")
 
 
 def describe_data(info: dict[str, Any]) -> str:
@@ -294,6 +308,7 @@ def evaluate_run(
     cfg = load_config(run.config)
     cfg = cfg.replace(trainer=_cpu_if_needed(cfg))
     parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"])
+    _check_same_data(run_path, state, parts)
     unwrap(parts.model).load_state_dict(state["model"])
     if len(getattr(parts.data, split)) == 0:
         raise MlcoreError(f"--split {split}: this run's {split} split is empty")

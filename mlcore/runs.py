@@ -55,7 +55,7 @@ def row(run: dict[str, Any], root: Path) -> list[str]:
 def runs_table(runs: list[dict[str, Any]], root: Path) -> Any:
     from rich.table import Table
 
-    table = Table(title="runs")
+    table = Table(title=f"runs under {root}")
     for name in ("run", "model", "dataset", "epochs", "status", "best (val)", "test"):
         table.add_column(name, justify="right" if name == "epochs" else "left")
     for run in runs:

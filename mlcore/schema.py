@@ -31,7 +31,9 @@ def _type_name(tp: Any) -> str:
     if origin in (Union, types.UnionType):
         return " or ".join(_type_name(a) for a in get_args(tp))
     if origin is list:
-        return f"a list of {_type_name(get_args(tp)[0])}"
+        item = get_args(tp)[0]
+        plural = {int: "integers", float: "numbers", str: "strings"}.get(item)
+        return f"a list of {plural}" if plural else f"a list of {_type_name(item)}"
     if tp is type(None):
         return "null"
     if dataclasses.is_dataclass(tp):

@@ -65,3 +65,12 @@ def test_python_cli_py_is_the_same_program(tmp_path):
     version = subprocess.run([sys.executable, "cli.py", "--version"], cwd=REPO,
                              capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert version.startswith("mlcore ")
+
+
+def test_keys_that_do_nothing_are_named(cli, tmp_path, write_config):
+    tree = {**TINY, "data": {**TINY["data"], "w": [1.0]}, "optimizer": {"momentum": 0.9}}
+    result = cli("train", write_config(tree), "--run-dir", tmp_path / "run")
+    assert result.code == 0
+    assert "data.w has no effect on moons" in result.out
+    assert "optimizer.momentum has no effect on adam" in result.out
+    assert "data.w has no effect" in (tmp_path / "run" / "train.log").read_text()

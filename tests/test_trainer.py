@@ -285,3 +285,17 @@ def test_monitor_mode_follows_the_metric(tmp_path, write_config):
     run, summary = api.train(write_config(cfg), run_dir=tmp_path / "run")
     accuracies = [float(r["val/accuracy"]) for r in csv.DictReader(run.metrics.open())]
     assert summary["best"]["value"] == pytest.approx(max(accuracies))
+
+
+def test_eval_and_resume_refuse_data_that_changed(cli, tmp_path, write_config):
+    rows = [f"{i % 7},{(i * 37) % 11},{i % 2}" for i in range(60)]
+    data = tmp_path / "table.csv"
+    data.write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    cfg = {**MOONS, "data": {"name": "csv", "path": str(data), "target": "label"}}
+    run = tmp_path / "run"
+    assert cli("train", write_config(cfg), "--run-dir", run, "--quiet").code == 0
+    assert cli("eval", run, "--json").code == 0
+    data.write_text("a,b,label\n" + "\n".join(reversed(rows)) + "\n")  # same rows, new order
+    for args in (["eval", run], ["train", "--resume", run, "--set", "trainer.epochs=3"]):
+        result = cli(*args)
+        assert result.code == 2 and "differs from what this run trained on" in result.err

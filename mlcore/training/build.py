@@ -94,6 +94,21 @@ def _loader(cfg: Config, data: DataBundle, name: str, placement: Placement) -> A
     )
 
 
+def data_fingerprint(data: DataBundle) -> str:
+    """A hash of every split's exact samples, saved with each checkpoint so that `eval`
+    can tell when the files under a run's data changed since it trained."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    for name in ("train", "val", "test"):
+        split = getattr(data, name)
+        digest.update(f"{name}:{len(split)};".encode())
+        for tensor in (getattr(split, "x", None), getattr(split, "y", None)):
+            if tensor is not None:  # lazy (image folder) splits are known by size alone
+                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def build_parts(cfg: Config, stats: dict | None = None) -> Parts:
     """Everything for training or evaluating `cfg`; `stats` reuses saved normalization."""
     placement = place(cfg.trainer)
@@ -106,6 +121,7 @@ def build_parts(cfg: Config, stats: dict | None = None) -> Parts:
             f"data.split.{empty}: the {empty} split is empty ({data.info.get('sizes')}); use "
             f"more data or a larger data.split.{empty}"
         )
+    data.info["fingerprint"] = data_fingerprint(data)
     torch.manual_seed(cfg.run.seed)  # the same initial weights whatever data loading drew
     model = build_model(cfg.model, data.input_shape, task.n_out, task.name)
     model = wrap_model(model, placement)

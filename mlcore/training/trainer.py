@@ -98,6 +98,7 @@ class Trainer:
                 "input_shape": list(self.p.data.input_shape),
                 "num_classes": self.p.data.num_classes,
                 "class_names": self.p.data.class_names,
+                "fingerprint": self.p.data.info["fingerprint"],
             },
         }
 

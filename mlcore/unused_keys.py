@@ -1,0 +1,51 @@
+"""Config keys that are valid but do nothing for this run: say so instead of ignoring them.
+
+A user who sets `optimizer.momentum: 0.9` with Adam, or `data.noise` on the real digits,
+believes it changed something; a warning at the start of training says it did not.
+"""
+
+from __future__ import annotations
+
+from mlcore.config import Config, DataConfig
+
+GENERATED = ("line", "moons", "circles", "spirals", "gaussian_ring", "digit_seg")
+FROM_FILES = ("mnist", "fashion_mnist", "cifar10", "image_folder")
+# data keys -> the datasets that read them
+DATA_KEYS = {
+    "n_samples": GENERATED,
+    "noise": GENERATED,
+    "w": ("line",),
+    "b": ("line",),
+    "root": FROM_FILES,
+    "download": ("mnist", "fashion_mnist", "cifar10"),
+    "path": ("csv",),
+    "target": ("csv",),
+}
+DEFAULTS = DataConfig()
+
+
+def unused_keys(cfg: Config, task: str) -> list[str]:
+    """One line per key that is set away from its default but has no effect here."""
+    found = []
+    for key, readers in DATA_KEYS.items():
+        if getattr(cfg.data, key) != getattr(DEFAULTS, key) and cfg.data.name not in readers:
+            found.append(
+                f"data.{key} has no effect on {cfg.data.name} (only on {', '.join(readers)})"
+            )
+    if cfg.data.name in ("mnist", "fashion_mnist", "cifar10") and (
+        cfg.data.split.test != DEFAULTS.split.test
+    ):
+        found.append(
+            f"data.split.test has no effect on {cfg.data.name}: its official test set is the "
+            "test split (validation is carved from the training set by train : val)"
+        )
+    if cfg.data.task != "auto" and cfg.data.name != "csv":
+        found.append(f"data.task has no effect on {cfg.data.name} (only on csv)")
+    opt = cfg.optimizer
+    if opt.momentum and opt.name in ("adam", "adamw"):
+        found.append(f"optimizer.momentum has no effect on {opt.name} (its momentum is betas[0])")
+    if cfg.eval.ignore_index is not None and task != "segmentation":
+        found.append("eval.ignore_index has no effect outside segmentation")
+    if cfg.eval.threshold != 0.5 and task != "classification":
+        found.append("eval.threshold has no effect outside classification")
+    return found
