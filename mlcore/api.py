@@ -20,6 +20,7 @@ from mlcore.plots.curves import plot_curves
 from mlcore.training.build import Parts, build_parts
 from mlcore.training.checkpoint import load_checkpoint
 from mlcore.training.device import Placement, unwrap
+from mlcore.training.resume import check_resume_changes, check_same_data
 from mlcore.training.rundir import RunDir, create_run_dir
 from mlcore.training.trainer import Interrupted, Reporter, Trainer
 from mlcore.unused_keys import unused_keys
@@ -115,15 +116,6 @@ def build_parts_from(cfg: Config, source: str | Path, stats: dict | None = None)
         raise MlcoreError(f"{source}: {err}") from None
 
 
-# What a resumed run may change: how long and where it trains, not what it learns from.
-# Anything else would make the checkpoint's weights, optimizer state or data split (and so
-# the test set's independence) meaningless.
-RESUMABLE_KEYS = (
-    "trainer.epochs", "trainer.early_stopping.patience", "trainer.early_stopping.min_delta",
-    "trainer.log_grad_norms", "trainer.device", "data.num_workers",
-)  # fmt: skip
-
-
 def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir, Trainer, Parts]:
     run = RunDir(run_path)
     if not run.config.is_file():
@@ -131,9 +123,9 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
     state = load_checkpoint(run.last)
     saved = load_config(run.config)
     cfg = load_config(run.config, overrides)
-    _check_resume_changes(run_path, saved, cfg)
+    check_resume_changes(run_path, saved, cfg)
     parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"])
-    _check_same_data(run_path, state, parts)
+    check_same_data(run_path, state, parts)
     trainer = Trainer(parts, run, reporter if parts.placement.is_main else SilentReporter())
     trainer.load_state_dict(state)
     if trainer.epoch > cfg.trainer.epochs:
@@ -152,42 +144,6 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
         run.truncate_metrics(trainer.epoch - 1)
         run.config.write_text(dump(cfg))  # e.g. a raised trainer.epochs
     return run, trainer, parts
-
-
-def _check_same_data(run_path: Path | str, state: dict[str, Any], parts: Parts) -> None:
-    saved = state["data"].get("fingerprint")
-    if saved is not None and saved != parts.data.info["fingerprint"]:
-        raise MlcoreError(
-            f"{run_path}: the data of {parts.config.data.name!r} differs from what this run "
-            "trained on (its files changed since), so its splits cannot be rebuilt as they were"
-        )
-
-
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(tree, dict):
-        return {prefix: tree}
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        out.update(_flat(value, f"{prefix}.{key}" if prefix else key))
-    return out
-
-
-def _check_resume_changes(run_path: Path, saved: Config, cfg: Config) -> None:
-    before, after = _flat(saved.to_dict()), _flat(cfg.to_dict())
-    changed = [k for k in after if after[k] != before.get(k)]
-    fixed = [k for k in changed if k not in RESUMABLE_KEYS]
-    if fixed:
-        raise MlcoreError(
-            f"--resume {run_path}: {', '.join(fixed)} cannot change in a resumed run (the "
-            f"checkpoint was trained with {before[fixed[0]]!r}); start a new run instead. "
-            f"A resume may change: {', '.join(RESUMABLE_KEYS)}"
-        )
-    if "trainer.epochs" in changed and cfg.scheduler.name in ("cosine", "onecycle"):
-        raise MlcoreError(
-            f"--resume {run_path}: trainer.epochs cannot change with scheduler "
-            f"{cfg.scheduler.name!r}, whose learning rate is planned over the whole run; "
-            "start a new run with more epochs"
-        )
 
 
 def _announce(parts: Parts, run: RunDir, reporter: Any) -> None:
@@ -308,7 +264,7 @@ def evaluate_run(
     cfg = load_config(run.config)
     cfg = cfg.replace(trainer=_cpu_if_needed(cfg))
     parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"])
-    _check_same_data(run_path, state, parts)
+    check_same_data(run_path, state, parts)
     unwrap(parts.model).load_state_dict(state["model"])
     if len(getattr(parts.data, split)) == 0:
         raise MlcoreError(f"--split {split}: this run's {split} split is empty")

@@ -1,0 +1,54 @@
+"""What a resumed run may change, and the check that its data is the data it trained on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlcore.config import Config
+from mlcore.errors import MlcoreError
+from mlcore.training.build import Parts
+
+# What a resumed run may change: how long and where it trains, not what it learns from.
+# Anything else would make the checkpoint's weights, optimizer state or data split (and so
+# the test set's independence) meaningless.
+RESUMABLE_KEYS = (
+    "trainer.epochs", "trainer.early_stopping.patience", "trainer.early_stopping.min_delta",
+    "trainer.log_grad_norms", "trainer.device", "data.num_workers",
+)  # fmt: skip
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else key))
+    return out
+
+
+def check_resume_changes(run_path: Path, saved: Config, cfg: Config) -> None:
+    before, after = _flat(saved.to_dict()), _flat(cfg.to_dict())
+    changed = [k for k in after if after[k] != before.get(k)]
+    fixed = [k for k in changed if k not in RESUMABLE_KEYS]
+    if fixed:
+        raise MlcoreError(
+            f"--resume {run_path}: {', '.join(fixed)} cannot change in a resumed run (the "
+            f"checkpoint was trained with {before[fixed[0]]!r}); start a new run instead. "
+            f"A resume may change: {', '.join(RESUMABLE_KEYS)}"
+        )
+    if "trainer.epochs" in changed and cfg.scheduler.name in ("cosine", "onecycle"):
+        raise MlcoreError(
+            f"--resume {run_path}: trainer.epochs cannot change with scheduler "
+            f"{cfg.scheduler.name!r}, whose learning rate is planned over the whole run; "
+            "start a new run with more epochs"
+        )
+
+
+def check_same_data(run_path: Path | str, state: dict[str, Any], parts: Parts) -> None:
+    saved = state["data"].get("fingerprint")
+    if saved is not None and saved != parts.data.info["fingerprint"]:
+        raise MlcoreError(
+            f"{run_path}: the data of {parts.config.data.name!r} differs from what this run "
+            "trained on (its files changed since), so its splits cannot be rebuilt as they were"
+        )
