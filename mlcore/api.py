@@ -129,9 +129,14 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
     trainer = Trainer(parts, run, reporter if parts.placement.is_main else SilentReporter())
     trainer.load_state_dict(state)
     if trainer.epoch > cfg.trainer.epochs:
+        further = (
+            "start a new run with more epochs (its learning-rate schedule is planned over "
+            "the whole run)"
+            if cfg.scheduler.name in ("cosine", "onecycle")
+            else f"train further with --set trainer.epochs={cfg.trainer.epochs + 10}"
+        )
         raise MlcoreError(
-            f"--resume {run_path}: all {cfg.trainer.epochs} epochs are done; train further "
-            f"with --set trainer.epochs={cfg.trainer.epochs + 10}"
+            f"--resume {run_path}: all {cfg.trainer.epochs} epochs are done; {further}"
         )
     if trainer.stopper.should_stop:
         es = cfg.trainer.early_stopping
