@@ -21,7 +21,7 @@ from mlcore.training.build import Parts, build_parts
 from mlcore.training.checkpoint import load_checkpoint
 from mlcore.training.device import Placement, unwrap
 from mlcore.training.resume import check_resume_changes, check_same_data
-from mlcore.training.rundir import RunDir, create_run_dir
+from mlcore.training.rundir import RunDir, command_line, create_run_dir
 from mlcore.training.trainer import Interrupted, Reporter, Trainer
 from mlcore.unused_keys import unused_keys
 
@@ -148,6 +148,8 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
     if parts.placement.is_main:
         run.truncate_metrics(trainer.epoch - 1)
         run.config.write_text(dump(cfg))  # e.g. a raised trainer.epochs
+        resumes = run.read_summary().get("resumed_with", [])
+        run.update_summary(resumed_with=[*resumes, command_line()])
     return run, trainer, parts
 
 

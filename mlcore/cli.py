@@ -122,6 +122,9 @@ def train(
     except Interrupted as stop:
         console.print(f"interrupted: resume with `mlcore train --resume {stop.args[0]}`")
         raise typer.Exit(130) from None
+    except KeyboardInterrupt:  # before training started, or a second Ctrl-C during it
+        console.print("interrupted (a run that had started keeps its last checkpoint)")
+        raise typer.Exit(130) from None
     finally:
         _leave_process_group()
     if summary:  # empty on the other ranks of a DDP run: rank 0 reports

@@ -116,6 +116,7 @@ def test_resume_can_extend_epochs_in_the_same_directory(tmp_path, write_config):
     run, _ = api.train(write_config(MOONS), run_dir=tmp_path / "run")
     run2, summary = api.train(None, ["trainer.epochs=3"], resume=run.path)
     assert run2.path == run.path and summary["epochs_completed"] == 3
+    assert len(summary["resumed_with"]) == 1  # the first command stays in "command"
     assert [r["epoch"] for r in csv.DictReader(run.metrics.open())] == ["1", "2", "3"]
 
 

@@ -135,6 +135,10 @@ def create_run_dir(root: Path, name: str, config_text: str, exact: Path | None =
     raise MlcoreError(f"{parent}: could not find a free run directory name")
 
 
+def command_line() -> str:
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
 def _provenance() -> dict[str, Any]:
     import torch
 
@@ -142,7 +146,7 @@ def _provenance() -> dict[str, Any]:
 
     return {
         "status": "created",
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": command_line(),
         "mlcore_version": mlcore.__version__,
         "torch_version": torch.__version__,
         "git_commit": _git_commit(),
