@@ -238,7 +238,7 @@ def _line_fit(parts: Parts) -> dict[str, Any]:
     The features were standardized, x' = (x - mean) / std, so Wx' + b = (W/std) x +
     (b - W mean/std): that is the fit to compare with the true w and b.
     """
-    extras = parts.data.info.get("extras") or parts.data.info
+    info = parts.data.info  # the line dataset records its true w and b here
     if parts.config.data.name != "line" or parts.config.model.name != "linear":
         return {}
     layer = unwrap(parts.model).fc
@@ -254,8 +254,8 @@ def _line_fit(parts: Parts) -> dict[str, Any]:
         "fit": {
             "learned_w": w.tolist(),
             "learned_b": b,
-            "true_w": extras.get("true_w"),
-            "true_b": extras.get("true_b"),
+            "true_w": info.get("true_w"),
+            "true_b": info.get("true_b"),
         }
     }
 

@@ -4,6 +4,7 @@ plots/, train.log. Only this module knows the file names."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -69,10 +70,11 @@ class RunDir:
         rows = self.read_metrics()
         if not rows:
             return
-        columns = list(rows[0].keys())
-        kept = [r for r in rows if int(r["epoch"]) <= epochs_completed]
-        lines = [",".join(columns)] + [",".join(r[c] for c in columns) for r in kept]
-        atomic_write_text(self.metrics, "\n".join(lines) + "\n")
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()))  # as append_metrics
+        writer.writeheader()
+        writer.writerows(r for r in rows if int(r["epoch"]) <= epochs_completed)
+        atomic_write_text(self.metrics, out.getvalue())
 
     def log_line(self, text: str) -> None:
         with self.log.open("a") as f:

@@ -116,9 +116,12 @@ class Trainer:
         self.stopper.load_state_dict(state["early_stopping"])
         set_rng_state(state["rng"])
 
-    def _save(self, which: str) -> None:
+    def _save(self, *which: str) -> None:
+        """One state (weights, optimizer, RNG...) gathered once, written to each file."""
         if self.run is not None and self.p.placement.is_main:
-            save_checkpoint(self.run.checkpoint(which), self.state_dict())
+            state = self.state_dict()
+            for name in which:
+                save_checkpoint(self.run.checkpoint(name), state)
 
     # -- the loop -------------------------------------------------------------------------
     def fit(self) -> str:
@@ -213,9 +216,7 @@ class Trainer:
         )
         # last.pt after the metrics row: a kill in between is mended on resume, which keeps
         # only the rows of the epochs the checkpoint holds.
-        self._save("last")
-        if improved:
-            self._save("best")
+        self._save(*(("last", "best") if improved else ("last",)))
         if self.run is not None and self.p.placement.is_main:
             self.run.update_summary(
                 status="running", epochs_completed=completed, best=self.best_summary()
