@@ -221,6 +221,98 @@ def runs(
     _console().print(runs_table(found, root))
 
 
+class Strategy(str, Enum):
+    single = "single"
+    dp = "dp"
+    ddp = "ddp"
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+    amp = "amp"
+
+
+@app.command("gpu-mem")
+def gpu_mem(
+    config: Annotated[Path, typer.Argument(help="YAML config file.")],
+    set_: SetOption = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", min=1, help="Batch per device (default: data.batch_size)."),
+    ] = None,
+    devices: Annotated[
+        int | None, typer.Option("--devices", min=1, help="GPUs (dp, ddp); default 1 or 2.")
+    ] = None,
+    strategy: Annotated[
+        Strategy | None, typer.Option("--strategy", help="Default: the config's, else single.")
+    ] = None,
+    precision: Annotated[
+        Precision | None,
+        typer.Option("--precision", help="Default: trainer.precision. fp16 = a half model."),
+    ] = None,
+    gpu_memory: Annotated[
+        str | None,
+        typer.Option(
+            "--gpu-memory",
+            metavar="SIZE",
+            help="24GiB, 24GB, 24000MiB, bytes or a GPU name (A100-80GB...): find the "
+            "largest batch that fits.",
+        ),
+    ] = None,
+    context_mb: Annotated[
+        int, typer.Option("--context-mb", min=0, help="CUDA context allowance in MiB.")
+    ] = 450,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON only.")] = False,
+) -> None:
+    """Estimate the GPU memory that training a config needs, per device, by tracing mlcore's
+    own training step on fake tensors (no GPU needed)."""
+    from mlcore.config import load_config
+    from mlcore.memory.sizes import parse_size
+
+    cfg = load_config(config, set_ or [])
+    capacity = parse_size(gpu_memory) if gpu_memory is not None else None
+    req = _memory_request(cfg, batch_size, devices, strategy, precision, context_mb)
+    from mlcore.memory.report import gpu_mem_report
+
+    try:
+        report = gpu_mem_report(cfg, req, capacity)
+    except MlcoreError as err:
+        raise MlcoreError(f"{config}: {err}") from None
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    from mlcore.memory.table import render_gpu_mem
+
+    console = _console()
+    for part in render_gpu_mem(report):
+        console.print(part)
+
+
+def _memory_request(cfg: Any, batch_size, devices, strategy, precision, context_mb) -> Any:
+    from mlcore.memory.estimate import Request
+
+    t = cfg.trainer
+    chosen = strategy.value if strategy else (t.strategy if t.strategy != "auto" else "single")
+    count = devices or (t.devices if t.devices != "auto" else (1 if chosen == "single" else 2))
+    if chosen == "single" and count != 1:
+        raise MlcoreError(
+            f"--devices {count}: several devices need --strategy dp or ddp; single uses one"
+        )
+    batch = batch_size or cfg.data.batch_size
+    if chosen == "dp" and batch < count:
+        raise MlcoreError(f"--batch-size {batch}: dp splits a batch over {count} devices")
+    return Request(
+        batch_size=batch,
+        precision=precision.value if precision else t.precision,
+        strategy=chosen,
+        devices=count,
+        context_bytes=context_mb << 20,
+        deterministic=t.deterministic,
+    )
+
+
 def _labelled(label: str, message: str) -> Any:
     from rich.text import Text
 

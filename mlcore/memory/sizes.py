@@ -1,0 +1,64 @@
+"""`--gpu-memory` values: a size with a unit, a byte count, or a GPU's name; and sizes
+printed the way GPU tools print them (binary units)."""
+
+from __future__ import annotations
+
+import re
+
+from mlcore.errors import MlcoreError
+
+GIB = 1 << 30
+MIB = 1 << 20
+# Total memory as nvidia-smi reports it for each card (MiB), a little under the datasheet's
+# round number on some cards (an H100 80GB shows 81559 MiB).
+GPUS = {
+    "T4": 15360 * MIB,
+    "V100-16GB": 16384 * MIB,
+    "V100-32GB": 32768 * MIB,
+    "RTX-3090": 24576 * MIB,
+    "RTX-4090": 24564 * MIB,
+    "A10": 23028 * MIB,
+    "L4": 23034 * MIB,
+    "A100-40GB": 40960 * MIB,
+    "A100-80GB": 81920 * MIB,
+    "H100-80GB": 81559 * MIB,
+    "H200": 143771 * MIB,
+}
+_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 1 << 10,
+    "mib": MIB,
+    "gib": GIB,
+    "tib": 1 << 40,
+}
+FORMS = "24GiB, 24GB, 24000MiB, a byte count, or a GPU name (" + ", ".join(GPUS) + ")"
+
+
+def parse_size(text: str) -> int:
+    """Bytes in `text`; an MlcoreError naming the accepted forms otherwise."""
+    named = {name.lower(): size for name, size in GPUS.items()}
+    if text.strip().lower() in named:
+        return named[text.strip().lower()]
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = match.group(2).lower() if match else ""
+    if not match or unit not in _UNITS and unit != "":
+        raise MlcoreError(f"--gpu-memory: cannot read {text!r}; use {FORMS}")
+    value = float(match.group(1)) * _UNITS.get(unit, 1)
+    if value < 1:
+        raise MlcoreError(f"--gpu-memory: {text!r} is no memory at all; use {FORMS}")
+    return int(value)
+
+
+def human(nbytes: float) -> str:
+    """1536 -> '1.50 KiB'; binary units, as torch.cuda.memory_summary and nvidia-smi."""
+    sign = "-" if nbytes < 0 else ""
+    value = abs(float(nbytes))
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{sign}{value:.0f} {unit}" if unit == "B" else f"{sign}{value:.2f} {unit}"
+        value /= 1024
+    return f"{sign}{value:.2f} TiB"

@@ -1,0 +1,82 @@
+"""The gpu-mem report as Rich renderables (the CLI prints them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlcore.memory.sizes import human
+from mlcore.memory.tracker import CATEGORIES
+
+EXPLAIN = {
+    "parameters": "weights and batchnorm buffers",
+    "gradients": "one per trainable weight, same dtype (plus DDP's buckets)",
+    "optimizer_states": "e.g. Adam's two moments per weight; none for plain SGD",
+    "activations": "forward outputs kept for backward, at the peak",
+    "inputs": "the batch, and the data splits the loader keeps on the device",
+    "other": "temporaries: gradients of activations, optimizer scratch, cuBLAS workspace",
+    "allocated_bytes": "peak, in allocator blocks (torch.cuda.max_memory_allocated)",
+    "reserved_bytes": "segments the caching allocator holds (max_memory_reserved)",
+    "total_bytes": "+ CUDA context: what nvidia-smi shows",
+}
+LABEL = {"allocated_bytes": "allocated", "reserved_bytes": "reserved", "total_bytes": "total"}
+
+
+def render_gpu_mem(report: dict[str, Any]) -> list[Any]:
+    from rich.table import Table
+
+    rows = report["per_device"]
+    title = (
+        f"gpu-mem · batch {report['batch_size']} · {report['precision']} · "
+        f"{report['strategy']}" + (f" × {report['devices']}" if report["devices"] > 1 else "")
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("component")
+    for row in rows:
+        table.add_column(row["device"], justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("B/param", justify="right")
+    table.add_column("what it is")
+    first, params = rows[0], max(report["parameters"], 1)
+    for key in (*CATEGORIES, "allocated_bytes", "reserved_bytes", "total_bytes"):
+        share = f"{first[key] / first['allocated_bytes']:.1%}" if key in CATEGORIES else ""
+        cells = [human(row[key]) for row in rows]
+        table.add_row(
+            LABEL.get(key, key), *cells, share, f"{first[key] / params:.1f}", EXPLAIN[key]
+        )
+    return [table, *_lines(report)]
+
+
+def _lines(report: dict[str, Any]) -> list[str]:
+    allocated = report["peak_bytes"]
+    lines = [f"parameters: {report['parameters']:,}"]
+    names = {
+        "weights_only": "weights only",
+        "seed_note_as_written": "study note's rule as written (FP32 = 8 bytes)",
+        "seed_note_corrected": "study note's rule corrected (FP32 = 4 bytes)",
+    }
+    for key, value in report["rules"].items():
+        off = (value - allocated) / allocated if allocated else 0.0
+        lines.append(f"  {names[key]}: {human(value)} ({off:+.0%} vs traced allocated)")
+    lines.extend(f"note: {n}" for n in report["notes"])
+    if report.get("gpu_memory_bytes") is not None:
+        lines.append(_fit_line(report))
+    return lines
+
+
+def _fit_line(report: dict[str, Any]) -> str:
+    gpu = human(report["gpu_memory_bytes"])
+    best = report["max_batch_size"]
+    if not best:
+        return (
+            f"does not fit in {gpu} even at batch size 1: "
+            f"{human(report['missing_at_batch_1'])} short"
+        )
+    verdict = "fits" if report["fits"] else "does NOT fit"
+    capped = (
+        " (the whole training split: nothing larger exists)"
+        if report.get("max_batch_capped")
+        else ""
+    )
+    return (
+        f"batch {report['batch_size']} {verdict} in {gpu}; largest batch that fits: {best}{capped}"
+    )

@@ -1,0 +1,189 @@
+"""Trace two iterations of mlcore's own training step on fake tensors.
+
+Fake tensors (FakeTensorMode) carry shapes, dtypes and storages but no data, so a ViT-sized
+batch costs no real memory and runs in seconds on a CPU. Two iterations, because optimizer
+state appears at the first `step()`. Everything a training step on the device holds is
+there: the data splits the loader keeps on the device, the batch it gathers, the model,
+`SupervisedStep` itself (autocast, GradScaler, L1/L2 penalty, clipping, step, zero_grad).
+
+Where a GPU does different work from the CPU the trace follows the GPU: optimizers run
+their `foreach` implementation (PyTorch's default on CUDA, one more parameter-sized
+temporary during `step()`), and Adam's step counters live on the host. Autograd cannot run
+backward on fake *CUDA* tensors without a GPU (pytorch#92627), so the fake tensors are CPU
+tensors and autocast is CPU autocast with the same dtype; the allocator model
+(allocator.py) then turns the storages into what CUDA reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from mlcore.config import Config
+from mlcore.memory.tracker import BLAS_OPS, Event, TimelineTracker
+from mlcore.models import build_model
+from mlcore.optim import build_optimizer
+from mlcore.tasks import make_task
+from mlcore.training.step import SupervisedStep
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What the trace needs to know about the data, without holding any of it."""
+
+    task: str
+    input_shape: tuple[int, ...]
+    n_out: int  # model outputs per sample (per pixel for segmentation)
+    num_classes: int | None
+    target_dim: int
+    target_shape: tuple[int, ...]  # one sample's label: () class, (H, W) mask, (D,) values
+    target_dtype: torch.dtype
+    resident: dict[str, int]  # split -> samples the loader keeps on the device (0: lazy)
+
+
+@dataclass
+class Trace:
+    events: list[Event]
+    ops: set[str]  # ops of the forward pass and the optimizer step
+    backward_ops: set[str] = field(default_factory=set)
+    host_keys: set[int] = field(default_factory=set)  # storages a GPU keeps on the host
+    parameters: int = 0  # number of parameters
+    param_bytes: int = 0
+    param_sizes: list[int] = field(default_factory=list)  # bytes of each parameter, in order
+
+    @property
+    def blas_threads(self) -> int:
+        """Threads that call cuBLAS: the forward's and autograd's backward thread; each
+        gets its own cuBLAS handle and so its own workspace on a GPU."""
+        return sum(any(op.startswith(BLAS_OPS) for op in ops) for ops in (self.ops, self.backward_ops))
+
+
+def step_precision(precision: str) -> str:
+    """The trainer's precision for a gpu-mem precision: fp16 is a half model in fp32 mode."""
+    return "fp32" if precision == "fp16" else precision
+
+
+def trace_step(
+    cfg: Config,
+    spec: DataSpec,
+    batch_size: int,
+    precision: str = "fp32",
+    *,
+    fake: bool = True,
+    with_optimizer: bool = True,
+    resident: bool = True,
+    steps: int = 2,
+    device: str = "cpu",
+) -> Trace:
+    """The storage timeline of `steps` training iterations at `batch_size`.
+
+    fake=False runs the same steps on real tensors on `device` (the tests' and the
+    benchmark's reference: real CPU live bytes, real CUDA allocator statistics).
+    with_optimizer=False: forward and backward only (a DataParallel replica).
+    resident=False: the batch alone, no data splits held on the device.
+    """
+    mode = _fake_mode() if fake else contextlib.nullcontext()
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    with mode, torch.device("cpu" if fake else device):
+        torch.manual_seed(0)
+        with _default_dtype(dtype):  # fp16: weights made in half (no .half() on fakes)
+            model = build_model(cfg.model, spec.input_shape, spec.n_out, spec.task)
+        optimizer = build_optimizer(cfg.optimizer, model.parameters())
+        for group in optimizer.param_groups:  # as on CUDA: see the module docstring
+            group["foreach"] = True
+        data = _data_tensors(spec, batch_size, steps, dtype, resident)
+    task = make_task(spec.task, spec.num_classes, spec.target_dim, cfg.eval)
+    step = SupervisedStep(
+        model,
+        task.loss,
+        optimizer,
+        cfg.regularization,
+        torch.device("cpu" if fake else device),
+        step_precision(precision),
+    )
+    tracker = TimelineTracker()
+    tracker.track_external(model)
+    for tensor in data.values():
+        tracker.tag(tensor, "inputs")
+    with mode, tracker:
+        for i in range(steps):
+            _one_iteration(step, model, data, i, batch_size, with_optimizer)
+            tracker.reset_mod_stats()  # MemTracker refuses a module called again otherwise
+    return _finish(tracker, model, optimizer)
+
+
+def _one_iteration(
+    step: SupervisedStep,
+    model: nn.Module,
+    data: dict[str, torch.Tensor],
+    i: int,
+    batch_size: int,
+    with_optimizer: bool,
+) -> None:
+    # as BatchLoader does: the epoch's order on the device, a batch gathered by indexing
+    idx = data["order"][i * batch_size : (i + 1) * batch_size]
+    x, y = data["x"][idx], data["y"][idx]
+    if with_optimizer:
+        step(x, y)
+        return
+    model.zero_grad(set_to_none=True)
+    step.loss_fn(model(x), y).backward()
+
+
+def _data_tensors(
+    spec: DataSpec, batch_size: int, steps: int, dtype: torch.dtype, resident: bool
+) -> dict[str, torch.Tensor]:
+    """The splits the loader moves to the device once (train first: batches come from it),
+    and the epoch's sample order. Lazy splits (image folders) hold only a batch at a time."""
+    n_train = spec.resident.get("train", 0) if resident else 0
+    rows = max(n_train, batch_size * steps)
+    data = {
+        "x": torch.zeros(rows, *spec.input_shape, dtype=dtype),
+        "y": torch.zeros(rows, *spec.target_shape, dtype=spec.target_dtype),
+        "order": torch.zeros(rows, dtype=torch.int64),
+    }
+    for split in ("val", "test"):
+        n = spec.resident.get(split, 0) if resident else 0
+        if n:
+            data[f"{split}_x"] = torch.zeros(n, *spec.input_shape, dtype=dtype)
+            data[f"{split}_y"] = torch.zeros(n, *spec.target_shape, dtype=spec.target_dtype)
+    return data  # zeros: class 0 is a valid label, and a real (test) run stays finite
+
+
+def _finish(tracker: TimelineTracker, model: nn.Module, optimizer: torch.optim.Optimizer) -> Trace:
+    host = set()
+    for state in optimizer.state.values():
+        step_count = state.get("step")
+        if isinstance(step_count, torch.Tensor) and step_count.numel() == 1:
+            key = tracker.key_of(step_count)  # a CPU scalar on CUDA unless capturable/fused
+            if key is not None:
+                host.add(key)
+    params = [p for p in model.parameters()]
+    return Trace(
+        events=tracker.events,
+        ops=tracker.ops,
+        backward_ops=tracker.backward_ops,
+        host_keys=host,
+        parameters=sum(p.numel() for p in params),
+        param_bytes=sum(p.numel() * p.element_size() for p in params),
+        param_sizes=[p.numel() * p.element_size() for p in params if p.requires_grad],
+    )
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype: torch.dtype):
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
+def _fake_mode():
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    return FakeTensorMode()
