@@ -25,8 +25,8 @@ def _trainable(row: dict[str, Any]) -> str:
 def _size(n_bytes: int) -> str:
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n_bytes >= scale:
-            return f"{n_bytes / scale:.1f} {unit}"
-    return f"{n_bytes} B"
+            return f"{n_bytes / scale:.1f} {unit}; "
+    return ""
 
 
 def _unbiased(row: dict[str, Any]) -> bool:
@@ -51,7 +51,7 @@ def render_summary(summary: dict[str, Any]) -> list[RenderableType]:
     shape = ", ".join(str(d) for d in summary["input_shape"])
     heading = Text(
         f"{summary['model']} on {summary['data']}: input (B, {shape}), "
-        f"{summary['num_outputs']} outputs",
+        f"{summary['num_outputs']} output{'s' if summary['num_outputs'] != 1 else ''}",
         style="bold",
     )
     parts: list[RenderableType] = [heading, layer_table(summary)]
@@ -62,6 +62,11 @@ def render_summary(summary: dict[str, Any]) -> list[RenderableType]:
             "no + N: a conv or linear layer without a bias (bias=False), as when a batchnorm "
             "follows it and supplies the shift"
         )
+    if not summary["note"] and any(row["output_shape"] is None for row in summary["layers"]):
+        parts.append(
+            "—: not called as a module in an eval-mode forward (its parent uses its weights "
+            "directly, as attention does with its projections, or it is skipped in eval mode)"
+        )
     if summary["note"]:
         parts.append(summary["note"])
     n_bytes = summary["param_bytes_fp32"]
@@ -69,7 +74,7 @@ def render_summary(summary: dict[str, Any]) -> list[RenderableType]:
         f"total parameters       {summary['total_params']:>14,}",
         f"trainable              {summary['trainable_params']:>14,}",
         f"non-trainable          {summary['non_trainable_params']:>14,}",
-        f"parameter size (fp32)  {n_bytes:>14,} bytes ({_size(n_bytes)}; 4 bytes each)",
+        f"parameter size (fp32)  {n_bytes:>14,} bytes ({_size(n_bytes)}4 bytes each)",
     ]
     if summary["buffer_values"]:
         parts.append(
