@@ -6,14 +6,14 @@ Input channels follow the data: torchvision's stems take 3 (RGB), so for 1-chann
 and C input channels, whose weights are the builder's own initial weights restricted to the
 first C channels (repeated cyclically when C > 3). Everything after the stem is unchanged.
 
-Input sizes: the ResNets, MobileNets, EfficientNets, MNASNets, ShuffleNets and Swins take
+Input sizes: the ResNets, MobileNets, EfficientNets, RegNets, MNASNets, ShuffleNets, Swins take
 anything from 8x8 up (the stem and the strided stages shrink a small image to 1x1 and the
-adaptive pooling does the rest). Others need more: VGG, AlexNet, DenseNet, ConvNeXt 32x32;
-Inception v3 75x75 and more; MaxViT a side that is a multiple of 224. The ViTs have a fixed
-`image_size`, passed here from the data: square images whose side is a multiple of the patch
-size (cifar10's 32 for vit_b_16 and vit_b_32). Whether a network takes the data's size is
-checked once with a forward on the meta device, so a mismatch is a one-line error at build
-time rather than a traceback in the first training step.
+adaptive pooling does the rest). Others need more: GoogLeNet, SqueezeNet 28x28; VGG,
+DenseNet, ConvNeXt 32x32; AlexNet 64x64; Inception v3 75x75; MaxViT a multiple of 224.
+The ViTs have a fixed `image_size`, passed here from the data: square images whose side is a
+multiple of the patch size (cifar10's 32 for vit_b_16 and vit_b_32). Whether a network
+takes the data's size is checked once with a forward on the meta device, so a mismatch is a
+one-line error at build time rather than a traceback in the first training step.
 """
 
 from __future__ import annotations
