@@ -131,11 +131,12 @@ def layer_rows(model: nn.Module, shapes: dict[str, tuple[list[Any], int]]) -> li
 
 def arithmetic(module: nn.Module) -> str:
     """The parameter count written out: conv `N × (kh × kw × C) + N`, linear
-    `out × in + out`, a normalization's scale and shift `2 × C`; "" for anything else."""
+    `out × in + out`, a normalization's scale and shift `2 × C`; any other layer's own
+    parameters by name; "" for a layer without parameters."""
     weight = getattr(module, "weight", None)
     bias = getattr(module, "bias", None)
     if not isinstance(weight, torch.Tensor):
-        return ""
+        return _by_name(module)
     n_bias = bias.numel() if isinstance(bias, torch.Tensor) else 0
     total = weight.numel() + n_bias
     plus = f" + {n_bias}" if n_bias else ""
@@ -148,7 +149,17 @@ def arithmetic(module: nn.Module) -> str:
     norms = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
     if isinstance(module, norms) and n_bias == weight.numel():
         return f"2 × {weight.numel()} = {total:,}"  # a scale and a shift per channel
-    return ""
+    return _by_name(module)
+
+
+def _by_name(module: nn.Module) -> str:
+    """Any other layer: its own parameters by name and shape, e.g. a ViT's
+    `class_token 1 × 1 × 768 = 768`, attention's `in_proj_weight 2304 × 768 + ...`."""
+    own = list(module.named_parameters(recurse=False))
+    if not own:
+        return ""
+    terms = " + ".join(f"{name} {' × '.join(str(d) for d in p.shape)}" for name, p in own)
+    return f"{terms} = {sum(p.numel() for _, p in own):,}"
 
 
 def _shape_of(output: Any) -> list[Any] | None:

@@ -35,10 +35,12 @@ def _unbiased(row: dict[str, Any]) -> bool:
 
 def layer_table(summary: dict[str, Any]) -> Table:
     table = Table()
-    for name, justify in (("layer", "left"), ("type", "left"), ("output shape", "left"),
-                          ("parameters", "right"), ("trainable", "left"),
-                          ("arithmetic", "left")):  # fmt: skip
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("layer", overflow="fold")  # a long qualified name wraps, never cut
+    table.add_column("type")
+    table.add_column("output shape")
+    table.add_column("parameters", justify="right")
+    table.add_column("trainable")
+    table.add_column("arithmetic", overflow="fold")
     for row in summary["layers"]:
         shape = _shape(row["output_shape"]) + (f" ×{row['calls']}" if row["calls"] > 1 else "")
         params = f"{row['params']:,}" if row["params"] else ""

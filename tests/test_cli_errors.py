@@ -92,7 +92,7 @@ BUILD_CASES = [
     ),
     (
         "torchvision-too-small",
-        "model: {name: torchvision, arch: vgg11}\ndata: {name: digits}\n",
+        "model: {name: torchvision, arch: squeezenet1_1}\ndata: {name: digits}\n",
         "model.arch",
     ),
 ]

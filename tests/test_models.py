@@ -104,8 +104,8 @@ def test_torchvision_adapts_the_stem_to_the_data():
     with pytest.raises(MlcoreError, match="multiple of its patch size 16"):
         build_model(ModelConfig(name="torchvision", arch="vit_b_16"), (1, 8, 8), 10,
                     "classification")  # fmt: skip
-    with pytest.raises(MlcoreError, match="vgg11 cannot take 1x8x8 images"):
-        build_model(ModelConfig(name="torchvision", arch="vgg11"), (1, 8, 8), 10,
+    with pytest.raises(MlcoreError, match="squeezenet1_1 cannot take 1x8x8 images"):
+        build_model(ModelConfig(name="torchvision", arch="squeezenet1_1"), (1, 8, 8), 10,
                     "classification")  # fmt: skip
 
 

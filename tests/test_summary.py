@@ -59,7 +59,8 @@ def test_conv_arithmetic_is_the_seed_note_rule_with_the_bias():
         (nn.Conv1d(4, 6, 5), "6 × (5 × 4) + 6 = 126"),
         (nn.Linear(256, 128), "128 × 256 + 128 = 32,896"),
         (nn.BatchNorm2d(64), "2 × 64 = 128"),
-        (nn.Embedding(10, 4), ""),
+        (nn.Embedding(10, 4), "weight 10 × 4 = 40"),  # any other layer: by name
+        (nn.ReLU(), ""),
     ],
 )
 def test_arithmetic_adds_up(layer, text):
