@@ -208,6 +208,31 @@ def config_(
 
 
 @app.command()
+def summary(
+    config: Annotated[Path, typer.Argument(help="YAML config file.")],
+    set_: SetOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON only.")
+    ] = False,
+) -> None:
+    """Layers, output shapes and parameter counts of a config's model, with the arithmetic."""
+    from mlcore.config import load_config
+
+    cfg = load_config(config, set_ or [])  # before importing torch: errors answer at once
+    from mlcore.summary import summarize
+
+    result = summarize(cfg, source=config).to_dict()
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    from mlcore.summary_table import render_summary
+
+    console = _console()
+    for part in render_summary(result):
+        console.print(part)
+
+
+@app.command()
 def runs(
     root: Annotated[Path, typer.Argument(help="Folder holding runs.")] = Path("runs"),
 ) -> None:

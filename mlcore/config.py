@@ -19,7 +19,7 @@ from mlcore.schema import SchemaError, build, check, to_dict
 
 # The registries (MODELS, DATASETS, OPTIMIZERS) live beside their code and import torch;
 # these name lists let validation answer without it. A test keeps the two in step.
-MODEL_NAMES = ("linear", "mlp", "cnn", "segnet")
+MODEL_NAMES = ("linear", "mlp", "cnn", "segnet", "torchvision")
 DATASET_NAMES = (
     "line",
     "moons",
@@ -121,9 +121,24 @@ class ModelConfig:
     batchnorm: bool = False
     dropout: float = 0.0
     bias: bool = True
+    arch: str | None = None  # torchvision: a torchvision.models builder, e.g. resnet18
 
     def __post_init__(self) -> None:
         _named(self.name, MODEL_NAMES, "model")
+        # the arch is checked against torchvision when the model is built (no torch here)
+        if self.name == "torchvision":
+            check(
+                bool(self.arch),
+                "arch",
+                "model.name: torchvision needs an arch: a torchvision.models classification "
+                "builder such as resnet18, mobilenet_v3_small, vit_b_16",
+            )
+        else:
+            check(
+                self.arch is None,
+                "arch",
+                f"only model.name: torchvision reads model.arch (this model is {self.name})",
+            )
         _named_key(self.activation, ACTIVATIONS, "activation")
         check(0.0 <= self.dropout < 1.0, "dropout", f"must be in [0, 1), got {self.dropout}")
         check(all(c >= 1 for c in self.channels), "channels", "sizes must be >= 1")

@@ -6,7 +6,7 @@ believes it changed something; a warning at the start of training says it did no
 
 from __future__ import annotations
 
-from mlcore.config import Config, DataConfig
+from mlcore.config import Config, DataConfig, ModelConfig
 
 GENERATED = ("line", "moons", "circles", "spirals", "gaussian_ring", "digit_seg")
 FROM_FILES = ("mnist", "fashion_mnist", "cifar10", "image_folder")
@@ -22,6 +22,8 @@ DATA_KEYS = {
     "target": ("csv",),
 }
 DEFAULTS = DataConfig()
+# the layers of a torchvision arch are fixed by torchvision: mlcore's own model keys do nothing
+MODEL_KEYS = ("channels", "hidden", "activation", "batchnorm", "dropout", "bias")
 
 
 def unused_keys(cfg: Config, task: str) -> list[str]:
@@ -41,6 +43,7 @@ def unused_keys(cfg: Config, task: str) -> list[str]:
         )
     if cfg.data.task != "auto" and cfg.data.name != "csv":
         found.append(f"data.task has no effect on {cfg.data.name} (only on csv)")
+    found += _unused_model_keys(cfg)
     opt = cfg.optimizer
     if opt.momentum and opt.name in ("adam", "adamw"):
         found.append(f"optimizer.momentum has no effect on {opt.name} (its momentum is betas[0])")
@@ -49,3 +52,14 @@ def unused_keys(cfg: Config, task: str) -> list[str]:
     if cfg.eval.threshold != 0.5 and task != "classification":
         found.append("eval.threshold has no effect outside classification")
     return found
+
+
+def _unused_model_keys(cfg: Config) -> list[str]:
+    if cfg.model.name != "torchvision":
+        return []
+    default = ModelConfig(name="torchvision", arch=cfg.model.arch)
+    return [
+        f"model.{key} has no effect on torchvision (model.arch {cfg.model.arch} fixes the layers)"
+        for key in MODEL_KEYS
+        if getattr(cfg.model, key) != getattr(default, key)
+    ]

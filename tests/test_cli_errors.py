@@ -49,10 +49,12 @@ CASES = [
     ("val-zero", "data: {split: {train: 0.85, val: 0.0, test: 0.15}}\n", [], "data.split.val"),
     ("run-name-path", "run: {name: ../../escape}\n", [], "run.name"),
     ("negative-seed", "run: {seed: -1}\n", [], "run.seed"),
+    ("arch-without-torchvision", "model: {name: cnn, arch: resnet18}\n", [], "model.arch"),
+    ("torchvision-without-arch", "model: {name: torchvision}\n", [], "model.arch"),
 ]
 
 
-@pytest.mark.parametrize("command", ["config", "train"])
+@pytest.mark.parametrize("command", ["config", "train", "summary"])
 @pytest.mark.parametrize(
     ("text", "extra", "named"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
@@ -82,6 +84,17 @@ BUILD_CASES = [
     ("devices-without-strategy", "trainer: {devices: 2}\n", "trainer.devices"),
     ("dp-without-cuda", "trainer: {strategy: dp, device: cpu}\n", "trainer.strategy"),
     ("ddp-without-torchrun", "trainer: {strategy: ddp}\n", "torchrun"),
+    ("torchvision-on-tabular", "model: {name: torchvision, arch: resnet18}\n", "model.name"),
+    (
+        "torchvision-unknown-arch",
+        "model: {name: torchvision, arch: resnet81}\ndata: {name: digits}\n",
+        "resnet18",
+    ),
+    (
+        "torchvision-too-small",
+        "model: {name: torchvision, arch: squeezenet1_1}\ndata: {name: digits}\n",
+        "model.arch",
+    ),
 ]
 
 

@@ -16,12 +16,16 @@ DATA = {
     "regression": [{"name": "line", "n_samples": 64, "w": [1.0, 2.0, 3.0]}],
     "segmentation": [{"name": "digit_seg", "n_samples": 40}],
 }
+IMAGE_ONLY = ("cnn", "torchvision")
+# keys a model needs beyond the shared ones; resnet18 on 8x8 digits also checks that a tiny
+# image survives torchvision's stride-2 stem and that the 1-channel stem replacement works
+EXTRA = {"torchvision": {"arch": "resnet18"}}
 CASES = [
     (model, data)
     for model, (_, tasks) in MODELS.items()
     for task in tasks
     for data in DATA[task]
-    if not (model == "cnn" and data["name"] != "digits")
+    if not (model in IMAGE_ONLY and data["name"] != "digits")
 ]
 
 
@@ -32,7 +36,7 @@ def test_forward_backward(model, data, batchnorm):
         {
             "data": {**data, "batch_size": 8},
             "model": {"name": model, "channels": [8, 16], "hidden": [16],
-                      "batchnorm": batchnorm, "dropout": 0.1},
+                      "batchnorm": batchnorm, "dropout": 0.1, **EXTRA.get(model, {})},
             "trainer": {"device": "cpu"},
         }
     )  # fmt: skip
@@ -85,3 +89,30 @@ def test_sgd_nesterov_is_passed_through():
     cfg = validate({"optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": True}})
     opt = build_optimizer(cfg.optimizer, torch.nn.Linear(2, 1).parameters())
     assert opt.param_groups[0]["nesterov"] and opt.param_groups[0]["momentum"] == 0.9
+
+
+def test_torchvision_adapts_the_stem_to_the_data():
+    from mlcore.config import ModelConfig
+    from mlcore.errors import MlcoreError
+
+    cfg = ModelConfig(name="torchvision", arch="resnet18")
+    model = build_model(cfg, (1, 8, 8), 10, "classification")
+    assert model.conv1.in_channels == 1 and model.fc.out_features == 10
+    with pytest.raises(MlcoreError, match="did you mean resnet18"):
+        build_model(ModelConfig(name="torchvision", arch="resnet81"), (1, 8, 8), 10,
+                    "classification")  # fmt: skip
+    with pytest.raises(MlcoreError, match="multiple of its patch size 16"):
+        build_model(ModelConfig(name="torchvision", arch="vit_b_16"), (1, 8, 8), 10,
+                    "classification")  # fmt: skip
+    with pytest.raises(MlcoreError, match="squeezenet1_1 cannot take 1x8x8 images"):
+        build_model(ModelConfig(name="torchvision", arch="squeezenet1_1"), (1, 8, 8), 10,
+                    "classification")  # fmt: skip
+
+
+def test_torchvision_names_the_model_keys_it_ignores():
+    from mlcore.unused_keys import unused_keys
+
+    cfg = validate({"model": {"name": "torchvision", "arch": "resnet18", "hidden": [32]}})
+    assert unused_keys(cfg, "classification") == [
+        "model.hidden has no effect on torchvision (model.arch resnet18 fixes the layers)"
+    ]

@@ -78,3 +78,9 @@ def test_eval_prints_the_numbers_in_summary(cli, tmp_path):
     assert (run / "eval_test.json").exists() and (run / "plots" / "confusion_test.png").exists()
     table = cli("eval", run, "--split", "val", "--checkpoint", "last")
     assert table.code == 0 and "accuracy" in table.out and "malignant" in table.out
+
+
+@pytest.mark.slow
+def test_torchvision_resnet18_on_digits(tmp_path):
+    # 11.2M parameters on 8x8 images through a 1-channel stem: it trains, if below the CNN
+    assert train(tmp_path, "resnet18_digits.yaml")["test"]["accuracy"] >= 0.94

@@ -16,6 +16,7 @@ from mlcore.models.cnn import CNN
 from mlcore.models.linear import Linear
 from mlcore.models.mlp import MLP
 from mlcore.models.segnet import SegNet
+from mlcore.models.torchvision_net import build_torchvision
 
 Builder = Callable[[ModelConfig, tuple[int, ...], int], nn.Module]
 
@@ -43,12 +44,17 @@ def _segnet(cfg: ModelConfig, shape: tuple[int, ...], n_out: int) -> nn.Module:
     return SegNet(shape, n_out, cfg.channels, cfg.activation, cfg.batchnorm, cfg.dropout)
 
 
+def _torchvision(cfg: ModelConfig, shape: tuple[int, ...], n_out: int) -> nn.Module:
+    return build_torchvision(cfg.arch or "", shape, n_out)
+
+
 # name -> (builder, tasks it serves)
 MODELS: dict[str, tuple[Builder, tuple[str, ...]]] = {
     "linear": (_linear, ("regression", "classification")),
     "mlp": (_mlp, ("regression", "classification")),
     "cnn": (_cnn, ("classification",)),
     "segnet": (_segnet, ("segmentation",)),
+    "torchvision": (_torchvision, ("classification",)),
 }
 
 
