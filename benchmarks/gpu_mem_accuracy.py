@@ -56,7 +56,6 @@ def child(config: str, overrides: list[str], batch: int, precision: str, fractio
 
     from mlcore.memory.replay import live_peak
     from mlcore.memory.trace import trace_step
-
     from mlcore.training.build import seed_everything
 
     cfg, spec = _cfg_spec(config, overrides, batch)
@@ -87,18 +86,22 @@ def child(config: str, overrides: list[str], batch: int, precision: str, fractio
     return out
 
 
-def probe_workspace() -> dict:
-    """Bytes the first matmul allocates beyond its output: the cuBLAS(Lt) workspace."""
+def probe() -> dict:
+    """Alone on the GPU: the cuBLAS(Lt) workspaces of a matmul and of a linear with bias,
+    and the CUDA context after a real training step (memory in use minus reserved)."""
     import torch
 
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     a = torch.randn(64, 64, device="cuda")
     before = torch.cuda.memory_allocated()
     b = a @ a
-    lin = torch.nn.functional.linear(a, a, a[0])
-    return {
-        "workspace_bytes": torch.cuda.memory_allocated() - before - 2 * b.nbytes - 0 * lin.nbytes
-    }
+    mm = torch.cuda.memory_allocated() - before - b.nbytes
+    c = torch.nn.functional.linear(a, a, a[0])
+    linear = torch.cuda.memory_allocated() - before - b.nbytes - c.nbytes - mm
+    child("configs/cnn.yaml", [], 64, "fp32", 0.0)
+    free, total = torch.cuda.mem_get_info()
+    context = total - free - torch.cuda.memory_reserved()
+    return {"mm_workspace": mm, "linear_workspace": linear, "context_MiB": context >> 20}
 
 
 def estimate(config: str, overrides: list[str], batch: int, precision: str) -> dict:
@@ -122,6 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--jobs", type=int, default=4)
+    parser.add_argument("--fit-only", action="store_true", help="probe and fit check only")
     parser.add_argument("--child")
     args = parser.parse_args()
     if args.child:
@@ -137,6 +141,8 @@ def main() -> None:
 
     cuda = torch.cuda.is_available()
     cases = [c for c in CASES if not args.quick or c[0] in ("cnn", "mlp_spirals")]
+    if args.fit_only:
+        cases = []
     precisions = PRECISIONS if cuda else ("fp32", "bf16")
     jobs = [(label, cfg, ov, b, p) for label, cfg, ov, sizes in cases for b in sizes
             for p in precisions]  # fmt: skip
@@ -179,25 +185,39 @@ def _table(jobs: list, measured: list, cuda: bool) -> None:
 
 
 def _fit_check() -> None:
-    """Largest batch under a memory cap: the suggested batch runs, 10% more does not."""
+    """Largest batch under a memory cap: the suggested batch runs, 10% more does not. And
+    whether cuDNN's fp32 convolution workspace shrinks to fit under a cap (it grows into
+    free memory on an empty GPU)."""
     import torch
+
+    total = torch.cuda.get_device_properties(0).total_memory
+    for mib in (160, 128):
+        capped = spawn("run", "configs/cnn.yaml", "[]", "1024", "fp32", str((mib << 20) / total))
+        print(f"cnn 1024 fp32 under a {mib} MiB cap: {capped}")
 
     from mlcore.memory.estimate import Request
     from mlcore.memory.report import gpu_mem_report
 
     total = torch.cuda.get_device_properties(0).total_memory
-    for label, config, ov, cap_gib in (
-        ("segnet", "configs/segnet.yaml", [], 2),
-        ("big_mlp", "configs/mlp_moons.yaml", BIG_MLP, 2),
+    for label, config, ov, cap_gib, prec in (
+        ("segnet", "configs/segnet.yaml", [], 1, "fp32"),
+        ("resnet18", CASES[6][1], CASES[6][2], 3, "amp"),
     ):
         cfg, _ = _cfg_spec(config, ov, 64)
-        req = Request(64, "fp32", "single", 1, 0, cfg.trainer.deterministic)
+        req = Request(64, prec, "single", 1, 0, cfg.trainer.deterministic)
+        t0 = time.perf_counter()
         best = gpu_mem_report(cfg, req, cap_gib << 30)["max_batch_size"]
-        fraction = (cap_gib << 30) / total
-        runs = spawn("run", config, json.dumps(ov), str(best), "fp32", str(fraction))
-        over = spawn("run", config, json.dumps(ov), str(int(best * 1.1)), "fp32", str(fraction))
+        search = time.perf_counter() - t0
+        fraction = str((cap_gib << 30) / total)
+        with ThreadPoolExecutor(2) as pool:
+            args = ("run", config, json.dumps(ov))
+            runs, over = (
+                pool.submit(spawn, *args, str(b), prec, fraction) for b in (best, int(best * 1.1))
+            )
+            runs, over = runs.result(), over.result()
         print(
-            f"fit {label} cap {cap_gib}GiB: suggested {best} oom={runs.get('oom')}; "
+            f"fit {label} {prec} cap {cap_gib}GiB (search {search:.0f}s): suggested {best} "
+            f"oom={runs.get('oom')} allocated={runs.get('allocated', 0) >> 20}MiB; "
             f"{int(best * 1.1)} oom={over.get('oom')}"
         )
 

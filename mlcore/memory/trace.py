@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from mlcore.config import Config
-from mlcore.memory.tracker import BLAS_OPS, Event, TimelineTracker
+from mlcore.memory.tracker import BLAS_OPS, Event, FakeItemMode, TimelineTracker
 from mlcore.models import build_model
 from mlcore.optim import build_optimizer
 from mlcore.tasks import make_task
@@ -87,7 +87,8 @@ def trace_step(
     """
     mode = _fake_mode() if fake else contextlib.nullcontext()
     dtype = torch.float16 if precision == "fp16" else torch.float32
-    with mode, torch.device("cpu" if fake else device):
+    items = FakeItemMode() if fake else contextlib.nullcontext()
+    with mode, items, torch.device("cpu" if fake else device):
         torch.manual_seed(0)
         with _default_dtype(dtype):  # fp16: weights made in half (no .half() on fakes)
             model = build_model(cfg.model, spec.input_shape, spec.n_out, spec.task)

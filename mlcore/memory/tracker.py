@@ -46,11 +46,11 @@ class Event:
 try:
     from torch._subclasses.fake_tensor import FakeTensor
     from torch.distributed._tools.mem_tracker import MemTracker, _MemRefType, _UpdateType
-    from torch.utils._python_dispatch import _disable_current_modes
+    from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 
     TRACKER_ERROR: str | None = None
 except ImportError as err:  # an older or trimmed PyTorch: formulas instead of a trace
-    MemTracker = object  # type: ignore[assignment,misc]
+    MemTracker = TorchDispatchMode = object  # type: ignore[assignment,misc]
     TRACKER_ERROR = f"torch {torch.__version__} has no MemTracker ({err})"
 
 
@@ -104,6 +104,16 @@ class TimelineTracker(MemTracker):  # type: ignore[misc,valid-type]
         else:  # SIZE: storage.resize_()
             self.events.append(Event("resize", self._keys[id(winfo)], winfo.mem_consumed, category))
         super()._update_snap(u_type, winfo, old_mem_consumed, old_reftype)
+
+
+class FakeItemMode(TorchDispatchMode):  # type: ignore[misc,valid-type]
+    """`.item()` on fake tensors outside the tracker: some models call it while they
+    initialize their weights (torchvision's ViT, through trunc_normal_)."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        if func is torch.ops.aten._local_scalar_dense.default and isinstance(args[0], FakeTensor):
+            return _fake_item(args[0])
+        return func(*args, **(kwargs or {}))
 
 
 def _fake_item(t: torch.Tensor) -> Any:
