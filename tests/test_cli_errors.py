@@ -54,7 +54,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("command", ["config", "train", "summary"])
+@pytest.mark.parametrize("command", ["config", "train", "summary", "gpu-mem"])
 @pytest.mark.parametrize(
     ("text", "extra", "named"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )

@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mlcore.config import Config
+from mlcore.errors import MlcoreError
 from mlcore.memory.formulas import formula_trace
 from mlcore.memory.replay import Peak, replay
 from mlcore.memory.sizes import MIB
 from mlcore.memory.trace import DataSpec, Trace, trace_step
 from mlcore.memory.tracker import CATEGORIES, TRACKER_ERROR, Event
 
-DEFAULT_CONTEXT_MB = 450  # CUDA context + kernels loaded at start; ~300-500 MB, card-dependent
 DDP_FIRST_BUCKET = 1 * MIB  # torch.distributed._DEFAULT_FIRST_BUCKET_BYTES
 DDP_BUCKET = 25 * MIB  # DistributedDataParallel(bucket_cap_mb=25)
 
@@ -89,6 +89,8 @@ def _trace(
         return trace_step(
             cfg, spec, batch, precision, with_optimizer=not replica, resident=not replica
         )
+    except MlcoreError:  # a config mistake (a cnn on tabular data...) is the user's to fix
+        raise
     except Exception as err:  # an op the fake trace cannot follow: say which, use formulas
         _note(notes, f"approximate: tracing stopped at {type(err).__name__}: {err}")
         return formula_trace(cfg, spec, batch, precision, replica)

@@ -56,7 +56,9 @@ def gpu_mem_report(cfg: Config, req: Request, gpu_memory: int | None) -> dict[st
 
 
 def _need(report: dict[str, Any], req: Request) -> int:
-    """What must fit on the fullest device: its allocated peak and the CUDA context. Not
-    the reserved peak: before it reports out of memory, the caching allocator frees its
-    cached segments and retries, so cached-but-free memory does not stop a run."""
-    return max(row["allocated_bytes"] for row in report["per_device"]) + req.context_bytes
+    """What must fit on the fullest device: the caching allocator's reserved peak and the
+    CUDA context. The allocator frees cached segments and retries before it reports out
+    of memory, but blocks split inside a segment that is partly in use cannot be freed, so
+    the reserved peak is the safe bound (measured on an H200: a batch chosen by the
+    allocated peak alone ran out of memory)."""
+    return max(row["reserved_bytes"] for row in report["per_device"]) + req.context_bytes

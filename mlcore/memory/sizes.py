@@ -9,6 +9,10 @@ from mlcore.errors import MlcoreError
 
 GIB = 1 << 30
 MIB = 1 << 20
+# The CUDA context, cuDNN/cuBLAS handles and lazily loaded kernels: device memory outside
+# PyTorch's allocator. 702 MiB measured after a CNN training step on an H200 (torch 2.11,
+# CUDA 13; benchmarks/gpu_mem_accuracy.py); older stacks and smaller cards use less.
+DEFAULT_CONTEXT_MB = 700
 # Total memory as nvidia-smi reports it for each card (MiB), a little under the datasheet's
 # round number on some cards (an H100 80GB shows 81559 MiB).
 GPUS = {

@@ -58,6 +58,13 @@ def _lines(report: dict[str, Any]) -> list[str]:
         off = (value - allocated) / allocated if allocated else 0.0
         lines.append(f"  {names[key]}: {human(value)} ({off:+.0%} vs traced allocated)")
     lines.extend(f"note: {n}" for n in report["notes"])
+    rows = report["per_device"]
+    if report["strategy"] == "dp" and len(rows) > 1:
+        first, other = rows[0]["allocated_bytes"], rows[1]["allocated_bytes"]
+        lines.append(
+            f"imbalance: cuda:0 needs {human(first - other)} more than each other GPU "
+            f"({first / other - 1:+.0%}); ddp (one process per GPU) holds the same on each"
+        )
     if report.get("gpu_memory_bytes") is not None:
         lines.append(_fit_line(report))
     return lines
