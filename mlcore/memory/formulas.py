@@ -44,8 +44,14 @@ def formula_trace(
     sample = elem * _numel(spec.input_shape) + 8 * _numel(spec.target_shape)
     rows = batch if replica else batch + sum(spec.resident.values())
     events.append(Event("alloc", 4, rows * sample, "inputs"))
-    return Trace(events=events, ops={"mm"}, backward_ops={"mm"}, parameters=params // elem, param_bytes=params,
-                 param_sizes=sizes)  # fmt: skip
+    return Trace(
+        events=events,
+        ops={"mm"},  # assume matmuls: their workspaces count
+        backward_ops={"mm"},
+        parameters=params // elem,
+        param_bytes=params,
+        param_sizes=sizes,
+    )
 
 
 def _numel(shape: tuple[int, ...]) -> int:

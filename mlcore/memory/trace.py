@@ -58,7 +58,8 @@ class Trace:
     def blas_threads(self) -> int:
         """Threads that call cuBLAS: the forward's and autograd's backward thread; each
         gets its own cuBLAS handle and so its own workspace on a GPU."""
-        return sum(any(op.startswith(BLAS_OPS) for op in ops) for ops in (self.ops, self.backward_ops))
+        phases = (self.ops, self.backward_ops)
+        return sum(any(op.startswith(BLAS_OPS) for op in ops) for ops in phases)
 
 
 def step_precision(precision: str) -> str:
