@@ -200,7 +200,7 @@ def test_suggested_batch_fits_and_a_larger_one_does_not(cli):
 def test_gpu_mem_table(cli):
     result = cli("gpu-mem", REPO / "configs/cnn.yaml")
     assert result.code == 0, result.err
-    for word in ("parameters", "gradients", "optimizer_states", "activations", "allocated",
+    for word in ("parameters", "gradients", "optimizer state", "activations", "allocated",
                  "reserved", "total", "weights only", "FP32 = 8 bytes", "B/param"):  # fmt: skip
         assert word in result.out, word
 

@@ -142,8 +142,8 @@ def device_peak(trace: Trace, extra: list[Event], req: Request) -> Peak:
     blas = workspaces(trace, req.deterministic)
     if blas:  # kept for the whole run from the first matmul on; one block per workspace
         for i in range(trace.blas_threads):
-            head.append(Event("alloc", -200 - i, cublas_workspace(req.deterministic), "other"))
-        head.append(Event("alloc", -210, CUBLASLT_WORKSPACE, "other"))
+            head.append(Event("alloc", -200 - i, cublas_workspace(req.deterministic), "workspace"))
+        head.append(Event("alloc", -210, CUBLASLT_WORKSPACE, "workspace"))
     return replay(head + trace.events, trace.host_keys)
 
 
@@ -154,7 +154,9 @@ def estimate(cfg: Config, spec: DataSpec, req: Request) -> dict[str, Any]:
     for name, trace, extra in devices:
         peak = device_peak(trace, extra, req)
         row = {"device": name, **{c: peak.breakdown.get(c, 0) for c in CATEGORIES}}
+        row["other"] += peak.breakdown["workspace"]  # DESIGN.md: categories sum to allocated
         row.update(
+            workspace_bytes=peak.breakdown["workspace"],
             allocated_bytes=peak.allocated,
             reserved_bytes=peak.reserved,
             total_bytes=peak.reserved + req.context_bytes,

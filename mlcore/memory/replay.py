@@ -37,7 +37,7 @@ def replay(events: Iterable[Event], skip: set[int] = frozenset()) -> Peak:
     """Allocate and free every storage through the allocator model, in trace order."""
     allocator = CachingAllocator()
     blocks: dict[int, tuple[object, str]] = {}
-    by_category = dict.fromkeys(CATEGORIES, 0)
+    by_category = dict.fromkeys((*CATEGORIES, "workspace"), 0)  # workspace: cuBLAS's
     best = dict(by_category)
     for e in events:
         if e.key in skip:

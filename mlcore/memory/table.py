@@ -13,12 +13,21 @@ EXPLAIN = {
     "optimizer_states": "e.g. Adam's two moments per weight; none for plain SGD",
     "activations": "forward outputs kept for backward, at the peak",
     "inputs": "the batch, and the data splits the loader keeps on the device",
-    "other": "temporaries: gradients of activations, optimizer scratch, cuBLAS workspace",
+    "other": "gradients of activations in backward, optimizer scratch",
+    "workspace_bytes": "cuBLAS(Lt) workspaces, one per thread that multiplies matrices",
     "allocated_bytes": "peak, in allocator blocks (torch.cuda.max_memory_allocated)",
     "reserved_bytes": "segments the caching allocator holds (max_memory_reserved)",
     "total_bytes": "+ CUDA context: what nvidia-smi shows",
 }
-LABEL = {"allocated_bytes": "allocated", "reserved_bytes": "reserved", "total_bytes": "total"}
+LABEL = {
+    "optimizer_states": "optimizer state",
+    "other": "temporaries",
+    "workspace_bytes": "workspaces",
+    "allocated_bytes": "allocated",
+    "reserved_bytes": "reserved",
+    "total_bytes": "total",
+}
+ROWS = (*CATEGORIES, "workspace_bytes", "allocated_bytes", "reserved_bytes", "total_bytes")
 
 
 def render_gpu_mem(report: dict[str, Any]) -> list[Any]:
@@ -37,13 +46,19 @@ def render_gpu_mem(report: dict[str, Any]) -> list[Any]:
     table.add_column("B/param", justify="right")
     table.add_column("what it is")
     first, params = rows[0], max(report["parameters"], 1)
-    for key in (*CATEGORIES, "allocated_bytes", "reserved_bytes", "total_bytes"):
-        share = f"{first[key] / first['allocated_bytes']:.1%}" if key in CATEGORIES else ""
-        cells = [human(row[key]) for row in rows]
-        table.add_row(
-            LABEL.get(key, key), *cells, share, f"{first[key] / params:.1f}", EXPLAIN[key]
-        )
+    for key in ROWS:
+        share = ""
+        cells = [human(_shown(row, key)) for row in rows]
+        per_param = f"{_shown(first, key) / params:.1f}"
+        if key in CATEGORIES or key == "workspace_bytes":
+            share = f"{_shown(first, key) / first['allocated_bytes']:.1%}"
+        table.add_row(LABEL.get(key, key), *cells, share, per_param, EXPLAIN[key])
     return [table, *_lines(report)]
+
+
+def _shown(row: dict[str, Any], key: str) -> int:
+    """The table shows the workspaces on their own row, apart from the temporaries."""
+    return row["other"] - row["workspace_bytes"] if key == "other" else row[key]
 
 
 def _lines(report: dict[str, Any]) -> list[str]:
