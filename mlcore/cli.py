@@ -223,14 +223,7 @@ def summary(
     from mlcore.summary import summarize
 
     result = summarize(cfg, source=config).to_dict()
-    if as_json:
-        typer.echo(json.dumps(result, indent=2))
-        return
-    from mlcore.summary_table import render_summary
-
-    console = _console()
-    for part in render_summary(result):
-        console.print(part)
+    _show(result, as_json, "mlcore.summary_table", "render_summary")
 
 
 @app.command()
@@ -309,13 +302,19 @@ def gpu_mem(
         report = gpu_mem_report(cfg, req, capacity)
     except MlcoreError as err:
         raise MlcoreError(f"{config}: {err}") from None
+    _show(report, as_json, "mlcore.memory.table", "render_gpu_mem")
+
+
+def _show(report: dict[str, Any], as_json: bool, module: str, renderer: str) -> None:
+    """A report as JSON alone on stdout, or as the Rich parts its renderer makes (the
+    renderer's module imported only then: JSON output needs no Rich tables)."""
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    from mlcore.memory.table import render_gpu_mem
+    import importlib
 
     console = _console()
-    for part in render_gpu_mem(report):
+    for part in getattr(importlib.import_module(module), renderer)(report):
         console.print(part)
 
 
