@@ -57,6 +57,7 @@ def _console(stderr: bool = False):
     from rich.console import Console
 
     console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console.on_broken_pipe = _quiet_broken_pipe  # Rich's own exits 1
     if not console.is_terminal:  # a log file or pipe has no width: do not squeeze tables
         console.width = max(console.width, 160)
     return console
@@ -365,3 +366,19 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # `mlcore eval RUN | head`: stop quietly, as Unix tools do
+        _quiet_broken_pipe()
+    except SystemExit as stop:
+        # Click (inside Typer) meets EPIPE by wrapping stdout in its PacifyFlushWrapper and
+        # exiting 1; make that the closed-pipe status too (the class is private: by name).
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            sys.exit(141)
+        raise stop from None
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader closed the pipe: point stdout at /dev/null so that Python's exit flush
+    cannot raise again, and exit with 141 (128 + SIGPIPE), the shell's status for it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(141)

@@ -363,8 +363,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise MlcoreError(f"{path}: invalid YAML: {_yaml_problem(err)}") from None
     except UnicodeDecodeError:
         raise MlcoreError(f"{path}: not a text file (UTF-8 expected)") from None
-    if tree is None:
-        tree = {}
+    if tree is None or tree == {}:  # a file that sets nothing is a mistake, not "all defaults"
+        raise MlcoreError(f"{path}: empty config; see configs/ for examples")
     if not isinstance(tree, dict):
         kind = type(tree).__name__
         raise MlcoreError(f"{path}: the top level must be a mapping of sections, got a {kind}")

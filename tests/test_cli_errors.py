@@ -148,3 +148,33 @@ def test_debug_shows_the_traceback(cli, tmp_path):
 
         sys.argv = ["mlcore", "--debug", "config", str(path)]
         main()
+
+
+@pytest.mark.parametrize("command", ["config", "summary"])  # plain echo, and a Rich table
+def test_a_closed_pipe_ends_quietly(command):
+    """`mlcore ... | head`: when the reader has gone, exit 141 (128 + SIGPIPE) with nothing
+    on stderr, as Unix tools do; not a traceback, not a bare exit 1."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlcore", command, "configs/cnn.yaml"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader goes away before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == ""
+
+
+def test_an_empty_config_is_refused(cli, tmp_path):
+    for text in ("", "# only a comment\n", "{}\n"):
+        path = tmp_path / "empty.yaml"
+        path.write_text(text)
+        result = cli("train", path, "--runs-root", tmp_path / "runs")
+        assert result.code == 2 and "empty config; see configs/" in result.err
+        assert not (tmp_path / "runs").exists()
