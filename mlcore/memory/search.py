@@ -1,61 +1,61 @@
-"""The largest batch that fits: a line through two traces gives the first guess, then
-real traces bracket and bisect it, since the allocator turns the line into a staircase."""
+"""The largest batch that fits.
+
+Peak memory is flat in the batch while a batch-independent phase dominates (a big model's
+optimizer step), then grows almost linearly (activations). So: grow the batch 8x while
+the curve is flat, follow the line through the last two fitting batches once it rises,
+and once a batch does not fit, interpolate between the two sides (regula falsi) until
+they are one `tolerance` apart. Every guess is a real trace, so the allocator's
+staircase is followed, not assumed away.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 Need = Callable[[int], int]  # batch size -> bytes the device needs (traced)
+MAX_TRACES = 16
+GROWTH = 8  # while the curve is flat
+
+
+def tolerance(batch: int) -> int:
+    """Search precision: exact below 200, else within 0.5%."""
+    return max(1, batch // 200)
 
 
 def largest_batch(need: Need, capacity: int, start: int, cap: int | None) -> tuple[int, int]:
     """(largest batch b with need(b) <= capacity, or 0; bytes missing at batch 1, or 0).
 
-    `cap` bounds the search: a batch larger than the training split is never taken.
-    Precision: within 0.5% of the true largest batch (or exact below 200)."""
-    need1 = need(1)
-    if need1 > capacity:
-        return 0, need1 - capacity
+    `cap` bounds the search: a batch larger than the training split is never taken."""
+    known: dict[int, int] = {1: need(1)}
+    if known[1] > capacity:
+        return 0, known[1] - capacity
     limit = cap if cap is not None else 1 << 40
-    b2 = min(max(2, start), limit)
-    if b2 == 1:
-        return 1, 0
-    need2 = need(b2)
-    if need2 > capacity:
-        return _bisect(need, capacity, 1, b2), 0
-    slope = (need2 - need1) / (b2 - 1)
-    guess = limit if slope <= 0 else int(1 + (capacity - need1) / slope)
-    guess = min(max(guess, b2), limit)
-    lo, hi = _bracket(need, capacity, b2, guess, limit)
-    if hi is None:
-        return lo, 0
-    return _bisect(need, capacity, lo, hi), 0
-
-
-def _bracket(need: Need, capacity: int, lo: int, guess: int, limit: int) -> tuple[int, int | None]:
-    """lo fits and hi does not (hi None: even `limit` fits)."""
-    if need(guess) <= capacity:
-        lo = guess
-        while lo < limit:
-            hi = min(limit, max(lo + 1, int(lo * 1.1)))
-            if need(hi) > capacity:
-                return lo, hi
-            lo = hi
-        return lo, None
-    hi = guess
-    while True:
-        probe = max(lo, int(hi * 0.9))
-        if probe == lo or need(probe) <= capacity:
-            return probe, hi
-        hi = probe
-
-
-def _bisect(need: Need, capacity: int, lo: int, hi: int) -> int:
-    """Largest b in [lo, hi) that fits, given lo fits and hi does not."""
-    while hi - lo > max(1, lo // 200):
-        mid = (lo + hi) // 2
-        if need(mid) <= capacity:
-            lo = mid
+    lo, hi = 1, None  # lo fits; hi, once known, does not
+    guess = min(max(2, start), limit)
+    while len(known) < MAX_TRACES and guess != lo:
+        known[guess] = need(guess)
+        if known[guess] <= capacity:
+            lo = guess
         else:
-            hi = mid
-    return lo
+            hi = guess
+        if lo == limit or (hi is not None and hi - lo <= tolerance(lo)):
+            return lo, 0
+        guess = _next_guess(known, capacity, lo, hi, limit)
+    while hi is not None and hi - lo > tolerance(lo):  # rarely needed: bisect what is left
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if need(mid) <= capacity else (lo, mid)
+    return lo, 0
+
+
+def _next_guess(known: dict[int, int], capacity: int, lo: int, hi: int | None, limit: int) -> int:
+    if hi is not None:  # bracketed: interpolate, at least one tolerance inside each side
+        n_lo, n_hi = known[lo], known[hi]
+        guess = lo + (capacity - n_lo) * (hi - lo) // max(n_hi - n_lo, 1)
+        return min(max(guess, lo + tolerance(lo)), hi - tolerance(hi), hi - 1)
+    fitting = sorted(b for b, n in known.items() if n <= capacity)
+    a = fitting[-2] if len(fitting) > 1 else lo
+    slope = (known[lo] - known[a]) / (lo - a) if lo != a else 0.0
+    reach = (capacity - known[lo]) / slope if slope > 0 else float("inf")
+    if reach > (GROWTH - 1) * lo:  # flat so far: the line would overshoot wildly
+        return min(lo * GROWTH, limit)
+    return min(max(lo + int(reach), lo + 1), limit)

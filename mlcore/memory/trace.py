@@ -96,7 +96,7 @@ def trace_step(
         optimizer = build_optimizer(cfg.optimizer, model.parameters())
         for group in optimizer.param_groups:  # as on CUDA: see the module docstring
             group["foreach"] = True
-        data = _data_tensors(spec, batch_size, steps, dtype, resident)
+        data = _data_tensors(spec, batch_size, dtype) if resident else {}
     task = make_task(spec.task, spec.num_classes, spec.target_dim, cfg.eval)
     step = SupervisedStep(
         model,
@@ -107,27 +107,24 @@ def trace_step(
         step_precision(precision),
     )
     tracker = TimelineTracker()
-    tracker.track_external(model)
+    tracker.watch(model)
     for tensor in data.values():
         tracker.tag(tensor, "inputs")
     with mode, tracker:
-        for i in range(steps):
-            _one_iteration(step, model, data, i, batch_size, with_optimizer)
-            tracker.reset_mod_stats()  # MemTracker refuses a module called again otherwise
+        for _ in range(steps):
+            # the trainer's loop: the previous batch lives until the next one is gathered
+            batch = _batch(spec, data, batch_size, dtype, tracker.tag)
+            _one_iteration(step, model, batch, with_optimizer)
     return _finish(tracker, model, optimizer)
 
 
 def _one_iteration(
     step: SupervisedStep,
     model: nn.Module,
-    data: dict[str, torch.Tensor],
-    i: int,
-    batch_size: int,
+    batch: tuple[torch.Tensor, torch.Tensor],
     with_optimizer: bool,
 ) -> None:
-    # as BatchLoader does: the epoch's order on the device, a batch gathered by indexing
-    idx = data["order"][i * batch_size : (i + 1) * batch_size]
-    x, y = data["x"][idx], data["y"][idx]
+    x, y = batch
     if with_optimizer:
         step(x, y)
         return
@@ -135,23 +132,35 @@ def _one_iteration(
     step.loss_fn(model(x), y).backward()
 
 
-def _data_tensors(
-    spec: DataSpec, batch_size: int, steps: int, dtype: torch.dtype, resident: bool
-) -> dict[str, torch.Tensor]:
-    """The splits the loader moves to the device once (train first: batches come from it),
-    and the epoch's sample order. Lazy splits (image folders) hold only a batch at a time."""
-    n_train = spec.resident.get("train", 0) if resident else 0
-    rows = max(n_train, batch_size * steps)
-    data = {
-        "x": torch.zeros(rows, *spec.input_shape, dtype=dtype),
-        "y": torch.zeros(rows, *spec.target_shape, dtype=spec.target_dtype),
-        "order": torch.zeros(rows, dtype=torch.int64),
-    }
-    for split in ("val", "test"):
-        n = spec.resident.get(split, 0) if resident else 0
+def _batch(
+    spec: DataSpec, data: dict[str, torch.Tensor], batch_size: int, dtype: torch.dtype, tag
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """As BatchLoader gives it: gathered by indexing the split it holds on the device, or,
+    for a split it does not hold (image folders, DataParallel replicas), a fresh batch."""
+    if "x" in data:
+        idx = data["order"][:batch_size]
+        return data["x"][idx], data["y"][idx]
+    x = torch.zeros(batch_size, *spec.input_shape, dtype=dtype)
+    y = torch.zeros(batch_size, *spec.target_shape, dtype=spec.target_dtype)
+    tag(x, "inputs")
+    tag(y, "inputs")
+    return x, y
+
+
+def _data_tensors(spec: DataSpec, batch_size: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """The splits the loader moves to the device once, and the epoch's sample order on the
+    device. A batch never exceeds the training split (report.py caps it); a larger one here
+    is a direct call, given rows enough to gather it."""
+    data = {}
+    for split in ("train", "val", "test"):
+        n = spec.resident.get(split, 0)
         if n:
-            data[f"{split}_x"] = torch.zeros(n, *spec.input_shape, dtype=dtype)
-            data[f"{split}_y"] = torch.zeros(n, *spec.target_shape, dtype=spec.target_dtype)
+            rows = max(n, batch_size) if split == "train" else n
+            prefix = "" if split == "train" else f"{split}_"
+            data[f"{prefix}x"] = torch.zeros(rows, *spec.input_shape, dtype=dtype)
+            data[f"{prefix}y"] = torch.zeros(rows, *spec.target_shape, dtype=spec.target_dtype)
+            if split == "train":
+                data["order"] = torch.zeros(rows, dtype=torch.int64)
     return data  # zeros: class 0 is a valid label, and a real (test) run stays finite
 
 

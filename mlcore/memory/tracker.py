@@ -83,6 +83,32 @@ class TimelineTracker(MemTracker):  # type: ignore[misc,valid-type]
             return _fake_item(args[0])
         return super().__torch_dispatch__(func, types, args, kwargs)
 
+    # MemTracker snapshots every module before and after its forward and backward (deep
+    # copies, per module, per call): the per-module view gpu-mem does not use, and most of
+    # a trace's time. Kept: the grad hooks that tag gradients (installed once, on the
+    # whole model, at its first forward) and ModTracker's forward/backward state.
+    def _pre_fw_hook(self, module: Any, inputs: Any) -> None:
+        if not self._hooked:
+            self._hooked = True
+            self._track_module_params_and_buffers(self._root, install_grad_hooks=True)
+
+    def _post_fw_hook(self, module: Any, inputs: Any, outputs: Any) -> None:
+        pass
+
+    def _pre_bw_hook(self, module: Any, args: Any) -> None:
+        pass
+
+    def _post_bw_hook(self, module: Any, args: Any) -> None:
+        pass
+
+    def _update_peak_stats(self, peak_state: Any) -> None:
+        pass  # peaks come from replaying `events` (replay.py)
+
+    def watch(self, model: torch.nn.Module) -> None:
+        """Track `model`'s parameters and buffers now, its gradients from its first forward."""
+        self._root, self._hooked = model, False
+        self.track_external(model)
+
     def _track(self, reftype: Any, t: torch.Tensor) -> None:
         # Outputs of ops inside optimizer.step() are transients (foreach intermediates) until
         # the step's post-hook re-tags the tensors that stay in optimizer.state.
