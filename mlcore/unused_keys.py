@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from mlcore.config import Config, DataConfig
 
-GENERATED = ("line", "moons", "circles", "spirals", "gaussian_ring", "digit_seg")
+GENERATED = (
+    "line", "moons", "circles", "spirals", "gaussian_ring", "gaussian_grid", "digit_seg"
+)  # fmt: skip
 FROM_FILES = ("mnist", "fashion_mnist", "cifar10", "image_folder")
 # data keys -> the datasets that read them
 DATA_KEYS = {

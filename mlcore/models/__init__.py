@@ -13,6 +13,7 @@ from torch import nn
 from mlcore.config import ModelConfig
 from mlcore.errors import MlcoreError
 from mlcore.models.cnn import CNN
+from mlcore.models.gan import GAN
 from mlcore.models.linear import Linear
 from mlcore.models.mlp import MLP
 from mlcore.models.segnet import SegNet
@@ -43,12 +44,17 @@ def _segnet(cfg: ModelConfig, shape: tuple[int, ...], n_out: int) -> nn.Module:
     return SegNet(shape, n_out, cfg.channels, cfg.activation, cfg.batchnorm, cfg.dropout)
 
 
+def _gan(cfg: ModelConfig, shape: tuple[int, ...], n_out: int) -> nn.Module:
+    return GAN(cfg, shape)  # n_out: a sample has the data's own shape
+
+
 # name -> (builder, tasks it serves)
 MODELS: dict[str, tuple[Builder, tuple[str, ...]]] = {
     "linear": (_linear, ("regression", "classification")),
     "mlp": (_mlp, ("regression", "classification")),
     "cnn": (_cnn, ("classification",)),
     "segnet": (_segnet, ("segmentation",)),
+    "gan": (_gan, ("generation",)),
 }
 
 

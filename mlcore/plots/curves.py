@@ -61,13 +61,16 @@ def _plot(rows: list[dict[str, str]], keys: list[str], path: Path, title: str, y
 
 
 def plot_curves(rows: list[dict[str, str]], plots_dir: Path, title: str) -> list[Path]:
-    """Write loss.png, metrics.png, lr.png and (when logged) grad_norms.png."""
+    """Write loss.png, metrics.png, lr.png and (when logged) grad_norms.png; for a GAN
+    also discriminator.png (D's mean output on real and on generated samples)."""
     if not rows:
         return []
     keys = list(rows[0].keys())
     figures = [
-        ("loss", [k for k in ("train/loss", "val/loss", "train/data_loss", "train/penalty")
-                  if k in keys], "loss", None),
+        ("loss", [k for k in keys if k == "val/loss" or k.startswith("train/")
+                  and k not in ("train/d_real", "train/d_fake")], "loss", None),
+        ("discriminator", [k for k in ("train/d_real", "train/d_fake") if k in keys],
+         "mean D(x): real and generated samples", False),
         ("metrics", [k for k in keys if k.startswith("val/") and k != "val/loss"],
          "validation metric", False),
         ("lr", ["lr"], "learning rate", None),
