@@ -158,8 +158,6 @@ class GenerationTask:
 
 
 def monitor_names(task: str) -> list[str]:
-    if task == "generation":
-        train = ["train/d_loss", "train/g_loss"]  # a GAN has no val/loss nor train/loss
-    else:
-        train = ["val/loss", "train/loss"]
+    gan = task == "generation"  # a GAN has no val/loss nor train/loss
+    train = ["train/d_loss", "train/g_loss"] if gan else ["val/loss", "train/loss"]
     return train + [f"val/{m}" for m in VAL_METRICS[task]]

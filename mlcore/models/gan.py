@@ -69,7 +69,9 @@ class ConvGenerator(nn.Module):
         self.h0, self.w0 = _start_size(shape, len(chans))
         self.c0 = chans[0]
         n0 = self.c0 * self.h0 * self.w0
-        self.project = nn.Sequential(*dense_block(latent, n0, cfg.activation, cfg.batchnorm, 0, True))
+        self.project = nn.Sequential(
+            *dense_block(latent, n0, cfg.activation, cfg.batchnorm, 0, True)
+        )
         ups: list[nn.Module] = []
         for c_in, c_out in zip(chans[:-1], chans[1:]):
             ups.append(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=not cfg.batchnorm))

@@ -15,7 +15,7 @@ from mlcore.atomic import atomic_write_bytes
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
     return path
 
 
@@ -25,23 +25,26 @@ def plot_scatter(samples: torch.Tensor, real: torch.Tensor, centres: torch.Tenso
     fig = Figure(figsize=(5.5, 5.5))
     ax = fig.add_subplot()
     r, s = real.numpy(), samples.numpy()
-    ax.scatter(r[:, 0], r[:, 1], s=4, c="0.6", alpha=0.5, label=f"real ({len(r)})")
-    ax.scatter(s[:, 0], s[:, 1], s=3, c="tab:blue", alpha=0.5, label=f"generated ({len(s)})")
-    if centres is not None:
+    ax.scatter(r[:, 0], r[:, 1], s=6, c="0.55", alpha=0.6, label=f"real ({len(r)})")
+    if centres is not None:  # under the samples, so a collapsed mode shows as bare grey
         c = centres.numpy()
-        ax.scatter(c[:, 0], c[:, 1], marker="x", s=40, c="tab:red", label="mode centres")
+        ax.scatter(c[:, 0], c[:, 1], marker="+", s=60, c="tab:red", linewidths=0.8,
+                   label="mode centres")  # fmt: skip
         pad = 1.0
         ax.set_xlim(c[:, 0].min() - pad, c[:, 0].max() + pad)
         ax.set_ylim(c[:, 1].min() - pad, c[:, 1].max() + pad)
+    ax.scatter(s[:, 0], s[:, 1], s=2, c="tab:blue", alpha=0.4, label=f"generated ({len(s)})")
     ax.set_aspect("equal")
     ax.set_title(title)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=3)
     return _save(fig, path)
 
 
-def plot_grid(images: torch.Tensor, path: Path, title: str, columns: int = 8) -> Path:
-    """images [N, C, H, W] (C 1 or 3) in the data's units, each shown min-max scaled."""
-    n = min(len(images), columns * columns)
+def plot_grid(images: torch.Tensor, path: Path, title: str, limit: int = 64) -> Path:
+    """The first `limit` of images [N, C, H, W] (C 1 or 3) in the data's units, on a square
+    grid, each shown min-max scaled."""
+    n = min(len(images), limit)
+    columns = int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / columns))
     x = images[:n].float()
     lo = x.flatten(1).min(1).values.view(-1, 1, 1, 1)

@@ -1,7 +1,7 @@
 """Build everything a run needs from a validated config, before the trainer sees it:
-data, task, model, the training step with its optimizers, scheduler, loaders, device. Every cross-key mistake the
-config alone cannot catch (a cnn on tabular data, a monitor the task does not log, amp
-on a CPU) surfaces here, before any run directory exists."""
+data, task, model, the training step with its optimizers, scheduler, loaders, device.
+Every cross-key mistake the config alone cannot catch (a cnn on tabular data, a monitor
+the task does not log, amp on a CPU) surfaces here, before any run directory exists."""
 
 from __future__ import annotations
 
