@@ -150,8 +150,9 @@ class DiscriminatorConfig:
 
 
 # GAN-only model keys, null for every other model; their defaults for a gan.
-GAN_DEFAULTS = {"latent_dim": 8, "d_steps": 1, "loss": "bce"}
+GAN_DEFAULTS = {"latent_dim": 8, "d_steps": 1, "loss": "bce", "pack": 1}
 GAN_LOSSES = ("bce", "hinge")
+GAN_KEYS = ("latent_dim", "generator", "discriminator", "d_steps", "loss", "ema", "pack")
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ class ModelConfig:
     d_steps: int | None = None
     loss: str | None = None
     ema: float | None = None  # decay of the generator's weight average; null: none
+    pack: int | None = None  # samples the discriminator judges together (PacGAN)
 
     def __post_init__(self) -> None:
         _named(self.name, MODEL_NAMES, "model")
@@ -176,7 +178,7 @@ class ModelConfig:
         if self.name == "gan":
             self._check_gan()
             return
-        for key in ("latent_dim", "generator", "discriminator", "d_steps", "loss", "ema"):
+        for key in GAN_KEYS:
             check(getattr(self, key) is None, key, f"only model.name gan has {key}")
 
     def _check_gan(self) -> None:
@@ -187,6 +189,7 @@ class ModelConfig:
                 object.__setattr__(self, key, value)
         check(self.latent_dim >= 1, "latent_dim", f"must be >= 1, got {self.latent_dim}")
         check(self.d_steps >= 1, "d_steps", f"must be >= 1, got {self.d_steps}")
+        check(self.pack >= 1, "pack", f"must be >= 1, got {self.pack}")
         _named_key(self.loss, GAN_LOSSES, "loss")
         ok = self.ema is None or 0.0 < self.ema < 1.0
         check(ok, "ema", f"must be a decay in (0, 1) (e.g. 0.999) or null, got {self.ema}")
@@ -355,7 +358,12 @@ class Config:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return to_dict(self)
+        tree = to_dict(self)
+        if self.model.name != "gan":  # GAN-only keys stay out of every other run's config
+            del tree["discriminator_optimizer"]
+            for key in GAN_KEYS:
+                del tree["model"][key]
+        return tree
 
     def replace(self, **sections: Any) -> Config:
         return dataclasses.replace(self, **sections)

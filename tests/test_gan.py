@@ -77,6 +77,15 @@ def test_each_phase_updates_only_its_network(loss):
     assert all(math.isfinite(v) for v in out.values())
 
 
+def test_pack_feeds_the_discriminator_samples_side_by_side():
+    tree = {**RING, "model": {**RING["model"], "pack": 3}}
+    parts = build_parts(validate(tree))
+    x = torch.randn(32, 2)
+    assert parts.model.discriminator[0].in_features == 6
+    assert parts.model.judge(x).shape == (10, 1)  # 32 // 3 packs; the 2 left over dropped
+    assert all(math.isfinite(v) for v in parts.step(x, None).values())
+
+
 def test_d_steps_updates_the_generator_every_kth_step():
     tree = {**RING, "model": {**RING["model"], "d_steps": 3}}
     parts = build_parts(validate(tree))
@@ -150,7 +159,7 @@ def test_gan_run_directory_eval_and_sample(tmp_path, write_config, cli):
     assert again.read_text() == out.read_text()  # the seed fixes the draw
 
 
-@pytest.mark.parametrize("at", [7, 13])  # mid-epoch 1, last step of epoch 1 (13 batches)
+@pytest.mark.parametrize("at", [7, 13])  # mid-epoch 1, mid-epoch 2 (9 batches an epoch)
 def test_interrupted_and_resumed_gan_is_bit_identical(tmp_path, write_config, at):
     cfg = write_config({**RING, "model": {**RING["model"], "d_steps": 2}})
     full, full_summary = api.train(cfg, run_dir=tmp_path / "full")

@@ -120,19 +120,29 @@ class GAN(nn.Module):
 
     def __init__(self, cfg: ModelConfig, shape: tuple[int, ...]):
         super().__init__()
-        self.latent_dim = int(cfg.latent_dim)
+        self.latent_dim, self.pack = int(cfg.latent_dim), int(cfg.pack)
         self.image = len(shape) == 3
+        packed = (shape[0] * self.pack, *shape[1:])  # D sees `pack` samples side by side
         if self.image:
             self.generator: nn.Module = ConvGenerator(cfg.generator, self.latent_dim, shape)
-            self.discriminator: nn.Module = conv_discriminator(cfg.discriminator, shape)
+            self.discriminator: nn.Module = conv_discriminator(cfg.discriminator, packed)
         elif len(shape) == 1:
             self.generator = mlp_generator(cfg.generator, self.latent_dim, shape[0])
-            self.discriminator = mlp_discriminator(cfg.discriminator, shape[0])
+            self.discriminator = mlp_discriminator(cfg.discriminator, packed[0])
         else:
             raise MlcoreError(f"model.name: gan needs vectors or images, got samples {shape}")
         self.ema: nn.Module | None = None
         if cfg.ema is not None:  # a frozen copy, updated by the step, saved with the model
             self.ema = copy.deepcopy(self.generator).requires_grad_(False)
+
+    def judge(self, x: torch.Tensor) -> torch.Tensor:
+        """D on packs of samples: [B, C, ...] -> [B // pack, pack * C, ...] -> [B // pack, 1]
+        (PacGAN, Lin et al., NeurIPS 2018: a pack of collapsed samples looks alike, which D
+        can see and one sample cannot show)."""
+        if self.pack > 1:
+            b = len(x) - len(x) % self.pack
+            x = x[:b].reshape(b // self.pack, -1, *x.shape[2:])
+        return self.discriminator(x)
 
     @property
     def sampler(self) -> nn.Module:

@@ -43,8 +43,9 @@ def _plot(rows: list[dict[str, str]], keys: list[str], path: Path, title: str, y
         values += [y for y in ys if y > 0]
         ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=key,
                 color=colors(i % 20) if colors else None)  # fmt: skip
-    if logy is None:
-        logy = bool(values) and max(values) / min(values) > LOG_RANGE
+    if logy is None:  # a log axis would drop values <= 0 (a GAN's hinge loss goes negative)
+        signed = any(y <= 0 for key in keys for y in _series(rows, key)[1])
+        logy = bool(values) and not signed and max(values) / min(values) > LOG_RANGE
     if logy:
         ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

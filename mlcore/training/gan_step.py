@@ -70,7 +70,7 @@ class GanStep:
         return value
 
     def _d_phase(self, x: torch.Tensor) -> dict[str, float]:
-        g, d = self.model.generator, self.model.discriminator
+        g, d = self.model.generator, self.model.judge
         with torch.no_grad():
             fake = g(self._latent(len(x), x.device))  # no graph into G: D's phase only
         real_out, fake_out = d(x), d(fake)
@@ -89,7 +89,8 @@ class GanStep:
         # phase (what grad norms report), and no work is spent on gradients never used.
         d.requires_grad_(False)
         try:
-            loss = g_loss_fn(self.loss, d(self.model.generator(self._latent(n, device))))
+            fake = self.model.generator(self._latent(n, device))
+            loss = g_loss_fn(self.loss, self.model.judge(fake))
             self.g_loss = self._update(loss, self.g_opt, self.g_params)
         finally:
             d.requires_grad_(True)
