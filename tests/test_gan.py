@@ -59,6 +59,19 @@ def changed(module: torch.nn.Module, before: list[torch.Tensor]) -> bool:
     return any(not torch.equal(p, b) for p, b in zip(module.parameters(), before))
 
 
+def test_the_step_is_a_part_built_with_the_others():
+    from mlcore.training.gan_step import GanStep
+    from mlcore.training.step import SupervisedStep
+
+    mlp = build_parts(validate({"data": {"name": "moons", "n_samples": 50}, "model": {}}))
+    assert isinstance(mlp.step, SupervisedStep) and mlp.step.optimizer is mlp.optimizer
+    assert mlp.step.columns == ("loss",) and mlp.step.state_dict() == {}
+    gan = build_parts(validate(RING))
+    assert isinstance(gan.step, GanStep) and gan.step.g_opt is gan.optimizer
+    d_params = {id(p) for g in gan.step.d_opt.param_groups for p in g["params"]}
+    assert d_params == {id(p) for p in gan.model.discriminator.parameters()}
+
+
 @pytest.mark.parametrize("loss", ["bce", "hinge"])
 def test_each_phase_updates_only_its_network(loss):
     tree = {**RING, "model": {**RING["model"], "loss": loss}}

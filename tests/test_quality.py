@@ -78,3 +78,30 @@ def test_eval_prints_the_numbers_in_summary(cli, tmp_path):
     assert (run / "eval_test.json").exists() and (run / "plots" / "confusion_test.png").exists()
     table = cli("eval", run, "--split", "val", "--checkpoint", "last")
     assert table.code == 0 and "accuracy" in table.out and "malignant" in table.out
+
+
+# The GAN figures of the README ("GAN: measured figures"), seed 0 of each shipped config.
+@pytest.mark.slow
+def test_gan_ring_covers_every_mode_to_the_end(tmp_path):
+    best = train(tmp_path, "gan_ring.yaml")["test"]
+    last, _ = api.evaluate_run(tmp_path / "gan_ring.yaml", "test", "last")
+    assert best["modes_covered"] == last["modes_covered"] == 8
+    assert best["high_quality_fraction"] >= 0.95 and last["high_quality_fraction"] >= 0.90
+
+
+@pytest.mark.slow
+def test_gan_grid_covers_all_25_modes(tmp_path):
+    best = train(tmp_path, "gan_grid.yaml")["test"]
+    assert best["modes_covered"] == 25 and best["high_quality_fraction"] >= 0.90
+
+
+@pytest.mark.slow
+def test_gan_digits_generates_every_class(tmp_path):
+    best = train(tmp_path, "gan_digits.yaml")["test"]
+    assert best["classes_generated"] == 10 and best["confident_fraction"] >= 0.6
+
+
+def test_gan_ring_small_budget(tmp_path):
+    # 60 of the config's 800 epochs on a fifth of the data (~5 s): every mode already there
+    best = train(tmp_path, "gan_ring.yaml", "trainer.epochs=60", "data.n_samples=2000")["test"]
+    assert best["modes_covered"] == 8 and best["high_quality_fraction"] >= 0.3

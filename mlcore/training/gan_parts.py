@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from mlcore.config import Config, OptimizerConfig
-from mlcore.data import DataBundle
+from mlcore.data import DataBundle, TensorSplit
 from mlcore.errors import MlcoreError
 from mlcore.optim import build_optimizer
 from mlcore.tasks import GenerationTask
@@ -53,7 +53,13 @@ def generation_task(cfg: Config, data: DataBundle, cache_dir: Path | None) -> Ge
 
         def judge() -> Any:
             return judges.MixtureJudge(data, cfg.eval)
-    elif data.task == "classification" and len(data.input_shape) == 3:
+    elif data.task == "classification" and isinstance(data.train, TensorSplit):
+        if len(data.input_shape) != 3:
+            raise MlcoreError(
+                f"model.name: a gan needs a generation dataset (gaussian_ring, gaussian_grid) "
+                f"or labelled images (digits, mnist, fashion_mnist, cifar10); {cfg.data.name} "
+                f"is labelled data of shape {tuple(data.input_shape)}, not images"
+            )
 
         def plot(x: torch.Tensor, path: Path, title: str) -> None:
             plot_grid(judges.denormalize(x, data.stats), path, f"{cfg.run.name}: {title}")
@@ -63,8 +69,8 @@ def generation_task(cfg: Config, data: DataBundle, cache_dir: Path | None) -> Ge
     else:
         raise MlcoreError(
             f"model.name: a gan needs a generation dataset (gaussian_ring, gaussian_grid) or "
-            f"labelled images (digits, mnist, fashion_mnist); {cfg.data.name} is "
-            f"{data.task} data of shape {tuple(data.input_shape)}"
+            f"labelled images held in memory (digits, mnist, fashion_mnist, cifar10); "
+            f"{cfg.data.name} is {data.task} data"
         )
     every = cfg.trainer.sample_every
     return GenerationTask(cache(judge), cfg.eval, cfg.run.seed + 1, every, plot)
