@@ -102,6 +102,7 @@ def test_gan_digits_generates_every_class(tmp_path):
 
 
 def test_gan_ring_small_budget(tmp_path):
-    # 60 of the config's 800 epochs on a fifth of the data (~5 s): every mode already there
-    best = train(tmp_path, "gan_ring.yaml", "trainer.epochs=60", "data.n_samples=2000")["test"]
-    assert best["modes_covered"] == 8 and best["high_quality_fraction"] >= 0.3
+    # 100 of the config's 800 epochs (~10 s): every mode already there; measured 77.2% high
+    # quality (torch 2.14.1, CPU), 96.8% after all 800
+    best = train(tmp_path, "gan_ring.yaml", "trainer.epochs=100")["test"]
+    assert best["modes_covered"] == 8 and best["high_quality_fraction"] >= 0.7

@@ -35,7 +35,8 @@ def format_row(row: dict[str, Any], epochs: int) -> str:
     """The one-line epoch summary, for the console and train.log alike."""
     parts = [f"epoch {row['epoch']}/{epochs}"]
     shown = [k for k in row if k.startswith("val/") and k != "val/loss"][:2]
-    train = [k for k in row if k.startswith("train/")][:2]  # loss, or a GAN's D and G losses
+    losses = [k for k in row if k.startswith("train/")]
+    train = ["train/loss"] if "train/loss" in row else losses[:2]  # a GAN: D and G losses
     for key in (*train, "val/loss", *shown):
         if key in row:
             parts.append(f"{key} {row[key]:.4g}")
