@@ -46,8 +46,10 @@ def sample_run(
     path = Path(out) if out is not None else default
     path.parent.mkdir(parents=True, exist_ok=True)
     title = f"{checkpoint}.pt (epoch {state['epoch'] - 1}), seed {seed}"
-    if image:
-        parts.task.plot(x, path, title)
+    if image:  # every sample on the grid (the per-epoch plots show 64)
+        from mlcore.plots.samples import plot_grid
+
+        plot_grid(denormalize(x, parts.data.stats), path, f"{cfg.run.name}: {title}", limit=n)
         return [path]
     write_csv(denormalize(x, parts.data.stats), path)
     png = path.with_suffix(".png")
