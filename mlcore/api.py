@@ -15,7 +15,6 @@ import torch
 from mlcore.config import Config, dump, load_config
 from mlcore.errors import MlcoreError
 from mlcore.eval_outputs import write_eval_plots
-from mlcore.evaluate import evaluate
 from mlcore.plots.curves import plot_curves
 from mlcore.training.build import Parts, build_parts
 from mlcore.training.checkpoint import load_checkpoint
@@ -60,6 +59,8 @@ def train(
             ),
         )
         trainer = Trainer(parts, run, reporter if parts.placement.is_main else SilentReporter())
+        if parts.placement.is_main:
+            parts.task.save(run.path)  # a GAN's judge, for eval and resume to reuse
     previous = run.read_summary().get("duration_s", 0.0)
     if parts.placement.is_main:
         run.update_summary(
@@ -107,11 +108,13 @@ def shared_run_dir(placement: Placement, create: Any) -> RunDir:
     return RunDir(Path(box[0]))
 
 
-def build_parts_from(cfg: Config, source: str | Path, stats: dict | None = None) -> Parts:
+def build_parts_from(
+    cfg: Config, source: str | Path, stats: dict | None = None, cache: Path | None = None
+) -> Parts:
     """build_parts, with the config file named in any mistake it finds (a model that does
     not fit the data, a monitor the task does not log, amp on a CPU...)."""
     try:
-        return build_parts(cfg, stats=stats)
+        return build_parts(cfg, stats=stats, cache=cache)
     except MlcoreError as err:
         raise MlcoreError(f"{source}: {err}") from None
 
@@ -124,7 +127,7 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
     saved = load_config(run.config)
     cfg = load_config(run.config, overrides)
     check_resume_changes(run_path, saved, cfg)
-    parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"])
+    parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"], cache=run.path)
     check_same_data(run_path, state, parts)
     trainer = Trainer(parts, run, reporter if parts.placement.is_main else SilentReporter())
     trainer.load_state_dict(state)
@@ -204,12 +207,8 @@ def test_report(parts: Parts, run: RunDir) -> dict[str, Any]:
         torch.distributed.barrier()  # rank 0 has written best.pt
     state = load_checkpoint(run.best)
     unwrap(parts.model).load_state_dict(state["model"])
-    report, _ = evaluate(
-        parts.model,
-        parts.loaders["test"],
-        parts.task,
-        parts.placement.device,
-        distributed=distributed,
+    report, _ = parts.task.evaluate(
+        parts.model, parts.loaders["test"], parts.placement.device, distributed=distributed
     )
     return {"split": "test", "checkpoint": "best", "epoch": state["epoch"] - 1, **report}
 
@@ -270,12 +269,12 @@ def evaluate_run(
     state = load_checkpoint(run.checkpoint(checkpoint))
     cfg = load_config(run.config)
     cfg = cfg.replace(trainer=_cpu_if_needed(cfg))
-    parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"])
+    parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"], cache=run.path)
     check_same_data(run_path, state, parts)
     unwrap(parts.model).load_state_dict(state["model"])
     if len(getattr(parts.data, split)) == 0:
         raise MlcoreError(f"--split {split}: this run's {split} split is empty")
-    report, _ = evaluate(parts.model, parts.loaders[split], parts.task, parts.placement.device)
+    report, _ = parts.task.evaluate(parts.model, parts.loaders[split], parts.placement.device)
     report = {"split": split, "checkpoint": checkpoint, "epoch": state["epoch"] - 1, **report}
     return report, parts
 

@@ -198,6 +198,29 @@ def eval_(
     console.print("wrote " + ", ".join(str(p) for p in written))
 
 
+@app.command()
+def sample(
+    run_dir: Annotated[Path, typer.Argument(help="A GAN run directory.")],
+    n: Annotated[
+        int | None,
+        typer.Option("-n", help="How many samples (default 64 images, 1000 vectors)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output file (PNG for images, CSV for vectors)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the latent draws.")] = 0,
+    checkpoint: Annotated[Which, typer.Option("--checkpoint", help="best.pt or last.pt.")] = (
+        Which.best
+    ),
+) -> None:
+    """Sample from a GAN run: a PNG grid (images) or a CSV and a scatter PNG (vectors)."""
+    from mlcore.sampling import sample_run
+
+    written = sample_run(run_dir, n, out, seed, checkpoint.value)
+    typer.echo("wrote " + ", ".join(str(p) for p in written))
+
+
 @app.command("config")
 def config_(
     config: Annotated[Path, typer.Argument(help="YAML config file.")],
@@ -270,7 +293,11 @@ def gpu_mem(
     ] = None,
     precision: Annotated[
         Precision | None,
-        typer.Option("--precision", help="Default: trainer.precision. fp16 = a half model."),
+        typer.Option(
+            "--precision",
+            help="Default: trainer.precision. fp16: a model in half precision throughout "
+            "(what such a run needs; mlcore's trainer itself trains fp32, amp or bf16).",
+        ),
     ] = None,
     gpu_memory: Annotated[
         str | None,
@@ -320,21 +347,29 @@ def _show(report: dict[str, Any], as_json: bool, module: str, renderer: str) -> 
 
 
 def _memory_request(cfg: Any, batch_size, devices, strategy, precision, context_mb) -> Any:
+    """The flags over the config's trainer section; what training would refuse, refused."""
     from mlcore.memory.estimate import Request
 
     t = cfg.trainer
     chosen = strategy.value if strategy else (t.strategy if t.strategy != "auto" else "single")
     count = devices or (t.devices if t.devices != "auto" else (1 if chosen == "single" else 2))
+    source = "--devices" if devices else "trainer.devices"
     if chosen == "single" and count != 1:
         raise MlcoreError(
-            f"--devices {count}: several devices need --strategy dp or ddp; single uses one"
+            f"{source} {count}: several devices need --strategy dp or ddp; single uses one"
         )
     batch = batch_size or cfg.data.batch_size
     if chosen == "dp" and batch < count:
         raise MlcoreError(f"--batch-size {batch}: dp splits a batch over {count} devices")
+    chosen_precision = precision.value if precision else t.precision
+    if cfg.model.name == "gan" and (chosen != "single" or chosen_precision != "fp32"):
+        raise MlcoreError(
+            "model.name: a gan trains on one device in fp32 (--strategy single, --precision "
+            f"fp32), not {chosen} in {chosen_precision}"
+        )
     return Request(
         batch_size=batch,
-        precision=precision.value if precision else t.precision,
+        precision=chosen_precision,
         strategy=chosen,
         devices=count,
         context_bytes=context_mb << 20,

@@ -19,13 +19,14 @@ from mlcore.schema import SchemaError, build, check, to_dict
 
 # The registries (MODELS, DATASETS, OPTIMIZERS) live beside their code and import torch;
 # these name lists let validation answer without it. A test keeps the two in step.
-MODEL_NAMES = ("linear", "mlp", "cnn", "segnet", "torchvision")
+MODEL_NAMES = ("linear", "mlp", "cnn", "segnet", "torchvision", "gan")
 DATASET_NAMES = (
     "line",
     "moons",
     "circles",
     "spirals",
     "gaussian_ring",
+    "gaussian_grid",
     "iris",
     "wine",
     "breast_cancer",
@@ -112,6 +113,48 @@ class DataConfig:
             check(self.target is not None, "target", "the csv dataset needs data.target")
 
 
+def _check_net(net: Any) -> None:
+    """The checks shared by every network section (model, generator, discriminator)."""
+    _named_key(net.activation, ACTIVATIONS, "activation")
+    check(0.0 <= net.dropout < 1.0, "dropout", f"must be in [0, 1), got {net.dropout}")
+    check(all(c >= 1 for c in net.channels), "channels", "sizes must be >= 1")
+    check(all(h >= 1 for h in net.hidden), "hidden", "sizes must be >= 1")
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """A GAN's generator: `hidden` for the MLP (vectors), `channels` for the DCGAN-style
+    transposed-conv stack (images; coarse to fine)."""
+
+    hidden: list[int] = (128, 128)
+    channels: list[int] = (64, 32)
+    activation: str = "relu"
+    batchnorm: bool = False
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_net(self)
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    hidden: list[int] = (128, 128)
+    channels: list[int] = (32, 64)
+    activation: str = "leaky_relu"
+    batchnorm: bool = False
+    dropout: float = 0.0
+    spectral_norm: bool = False
+
+    def __post_init__(self) -> None:
+        _check_net(self)
+
+
+# GAN-only model keys, null for every other model; their defaults for a gan.
+GAN_DEFAULTS = {"latent_dim": 8, "d_steps": 1, "loss": "bce", "pack": 1}
+GAN_LOSSES = ("bce", "hinge")
+GAN_KEYS = ("latent_dim", "generator", "discriminator", "d_steps", "loss", "ema", "pack")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = "mlp"
@@ -122,9 +165,25 @@ class ModelConfig:
     dropout: float = 0.0
     bias: bool = True
     arch: str | None = None  # torchvision: a torchvision.models builder, e.g. resnet18
+    latent_dim: int | None = None
+    generator: GeneratorConfig | None = None
+    discriminator: DiscriminatorConfig | None = None
+    d_steps: int | None = None
+    loss: str | None = None
+    ema: float | None = None  # decay of the generator's weight average; null: none
+    pack: int | None = None  # samples the discriminator judges together (PacGAN)
 
     def __post_init__(self) -> None:
         _named(self.name, MODEL_NAMES, "model")
+        _check_net(self)
+        self._check_arch()
+        if self.name == "gan":
+            self._check_gan()
+            return
+        for key in GAN_KEYS:
+            check(getattr(self, key) is None, key, f"only model.name gan has {key}")
+
+    def _check_arch(self) -> None:
         # the arch is checked against torchvision when the model is built (no torch here)
         if self.name == "torchvision":
             check(
@@ -139,10 +198,19 @@ class ModelConfig:
                 "arch",
                 f"only model.name: torchvision reads model.arch (this model is {self.name})",
             )
-        _named_key(self.activation, ACTIVATIONS, "activation")
-        check(0.0 <= self.dropout < 1.0, "dropout", f"must be in [0, 1), got {self.dropout}")
-        check(all(c >= 1 for c in self.channels), "channels", "sizes must be >= 1")
-        check(all(h >= 1 for h in self.hidden), "hidden", "sizes must be >= 1")
+
+    def _check_gan(self) -> None:
+        for key in ("generator", "discriminator"):
+            check(getattr(self, key) is not None, key, f"a gan needs a model.{key} section")
+        for key, value in GAN_DEFAULTS.items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)
+        check(self.latent_dim >= 1, "latent_dim", f"must be >= 1, got {self.latent_dim}")
+        check(self.d_steps >= 1, "d_steps", f"must be >= 1, got {self.d_steps}")
+        check(self.pack >= 1, "pack", f"must be >= 1, got {self.pack}")
+        _named_key(self.loss, GAN_LOSSES, "loss")
+        ok = self.ema is None or 0.0 < self.ema < 1.0
+        check(ok, "ema", f"must be a decay in (0, 1) (e.g. 0.999) or null, got {self.ema}")
 
 
 def _named_key(value: str, valid: tuple[str, ...], key: str) -> None:
@@ -231,7 +299,7 @@ class CheckpointConfig:
 
 
 # Monitored values that are better when larger; everything else (losses, errors) is minimized.
-MAXIMIZED = ("accuracy", "f1", "miou", "pixel_accuracy", "r2")
+MAXIMIZED = ("accuracy", "f1", "miou", "pixel_accuracy", "r2", "score", "quality", "coverage")
 
 
 def _infer_mode(section: Any) -> None:
@@ -253,8 +321,10 @@ class TrainerConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     deterministic: bool = True
     log_grad_norms: bool = True
+    sample_every: int = 10  # gan: plots/samples_epoch_NNN.png every this many epochs; 0: never
 
     def __post_init__(self) -> None:
+        check(self.sample_every >= 0, "sample_every", "must be >= 0")
         check(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
         ok = self.device in ("auto", "cpu", "cuda", "mps") or (
             self.device.startswith("cuda:") and self.device[5:].isdigit()
@@ -271,9 +341,18 @@ class EvalConfig:
     positive_class: int | None = None
     ignore_index: int | None = None
     threshold: float = 0.5
+    # generation (gan): how samples are judged; see mlcore/generation_metrics.py
+    num_samples: int = 2500
+    quality_stds: float = 3.0  # high quality: within this many stds of the nearest mode
+    min_mode_share: float = 0.01  # a mode is covered with this share of the good samples
+    confidence: float = 0.9  # images: the judge classifier's top probability above this
 
     def __post_init__(self) -> None:
         check(0.0 < self.threshold < 1.0, "threshold", "must be in (0, 1)")
+        check(self.num_samples >= 1, "num_samples", "must be >= 1")
+        check(self.quality_stds > 0, "quality_stds", "must be > 0")
+        check(0.0 <= self.min_mode_share < 1.0, "min_mode_share", "must be in [0, 1)")
+        check(0.0 < self.confidence < 1.0, "confidence", "must be in (0, 1)")
 
 
 @dataclass(frozen=True)
@@ -282,13 +361,27 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    discriminator_optimizer: OptimizerConfig | None = None  # gan only
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     regularization: RegularizationConfig = field(default_factory=RegularizationConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
+    def __post_init__(self) -> None:
+        gan = self.model.name == "gan"
+        check(
+            gan or self.discriminator_optimizer is None,
+            "discriminator_optimizer",
+            f"only model.name gan has a discriminator (this model is {self.model.name})",
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        return to_dict(self)
+        tree = to_dict(self)
+        if self.model.name != "gan":  # GAN-only keys stay out of every other run's config
+            del tree["discriminator_optimizer"]
+            for key in GAN_KEYS:
+                del tree["model"][key]
+        return tree
 
     def replace(self, **sections: Any) -> Config:
         return dataclasses.replace(self, **sections)
@@ -377,9 +470,39 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     return validate(tree, source=str(path))
 
 
+# A GAN's defaults where a classifier's would not work: Adam at lr 2e-4 with beta1 0.5 for
+# both networks (Radford et al., 2016, DCGAN, section 4), and sample quality as the monitor.
+GAN_OPTIMIZER = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
+GAN_MONITOR = {"monitor": "val/score"}
+
+
+def _gan_defaults(tree: dict[str, Any]) -> dict[str, Any]:
+    """Fill in the GAN defaults for the keys the user left out (before validation, which
+    cannot tell a default from a value the user wrote)."""
+    model = tree.get("model")
+    if not isinstance(model, dict) or model.get("name") != "gan":
+        return tree
+    tree = dict(tree)
+    for section in ("optimizer", "discriminator_optimizer"):
+        given = tree.get(section)
+        if given is None or isinstance(given, dict):
+            opt = dict(given or {})
+            if opt.get("name", "adam") == "adam":
+                opt = {**GAN_OPTIMIZER, **opt}
+            tree[section] = opt
+    trainer = tree.get("trainer")
+    if trainer is None or isinstance(trainer, dict):
+        trainer = dict(trainer or {})
+        for key in ("checkpoint", "early_stopping"):
+            if trainer.get(key) is None or isinstance(trainer.get(key), dict):
+                trainer[key] = {**GAN_MONITOR, **(trainer.get(key) or {})}
+        tree["trainer"] = trainer
+    return tree
+
+
 def validate(tree: dict[str, Any], source: str = "<config>") -> Config:
     try:
-        return build(Config, tree)
+        return build(Config, _gan_defaults(tree))
     except SchemaError as err:
         raise MlcoreError(f"{source}: {err.key}: {err.message}") from None
 

@@ -39,6 +39,8 @@ def row(run: dict[str, Any], root: Path) -> list[str]:
     best_text = f"{best['monitor']} {best['value']:.4g}" if best.get("value") is not None else "-"
     test = s.get("test") or {}
     metric = HEADLINE.get(test.get("task", ""))
+    if test.get("task") == "generation":  # 2-D mixtures or images
+        metric = "high_quality_fraction" if "num_modes" in test else "confident_fraction"
     test_text = f"{metric} {test[metric]:.4g}" if metric and test.get(metric) is not None else "-"
     epochs = f"{s.get('epochs_completed', 0)}/{(c.get('trainer') or {}).get('epochs', '?')}"
     return [

@@ -21,6 +21,7 @@ from torch import nn
 
 from mlcore.config import Config
 from mlcore.data import build_data
+from mlcore.data.files import PUBLISHED_SIZES
 from mlcore.errors import MlcoreError
 from mlcore.models import build_model
 from mlcore.models.probe import meta_forward
@@ -65,26 +66,39 @@ class ModelSummary:
 def summarize(cfg: Config, source: str | Path = "<config>") -> ModelSummary:
     """Build `cfg`'s model for its data and describe it; errors name `source` as train's do."""
     try:
-        data = build_data(cfg.data, seed=cfg.run.seed)
-        task = build_task(cfg, data)
+        shape, n_out, task = _data_shape(cfg)
         torch.manual_seed(cfg.run.seed)  # the initial weights train would draw
-        model = build_model(cfg.model, data.input_shape, task.n_out, task.name)
+        model = build_model(cfg.model, shape, n_out, task)
     except MlcoreError as err:
         raise MlcoreError(f"{source}: {err}") from None
-    shapes, note = record_shapes(model, data.input_shape)
+    shapes, note = record_shapes(model, shape)
     params = list(model.parameters())
     name = cfg.model.name + (f" {cfg.model.arch}" if cfg.model.arch else "")
     return ModelSummary(
         model=name,
         data=cfg.data.name,
-        input_shape=list(data.input_shape),
-        num_outputs=task.n_out,
+        input_shape=list(shape),
+        num_outputs=n_out,
         layers=layer_rows(model, shapes),
         total_params=sum(p.numel() for p in params),
         trainable_params=sum(p.numel() for p in params if p.requires_grad),
         buffer_values=sum(b.numel() for b in model.buffers()),
         note=note,
     )
+
+
+def _data_shape(cfg: Config) -> tuple[tuple[int, ...], int, str]:
+    """(input shape, outputs, task) from the data, or from a torchvision set's published
+    sizes when its files are not downloaded yet (the model does not depend on them)."""
+    try:
+        data = build_data(cfg.data, seed=cfg.run.seed)
+    except MlcoreError:
+        if cfg.data.name not in PUBLISHED_SIZES:
+            raise
+        shape, classes, _, _ = PUBLISHED_SIZES[cfg.data.name]
+        return shape, classes, "generation" if cfg.model.name == "gan" else "classification"
+    task = build_task(cfg, data)
+    return tuple(data.input_shape), task.n_out, task.name
 
 
 def _layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -141,9 +155,11 @@ def arithmetic(module: nn.Module) -> str:
     total = weight.numel() + n_bias
     plus = f" + {n_bias}" if n_bias else ""
     if isinstance(module, nn.modules.conv._ConvNd):
-        # weight: (N, C / groups, kh, kw) (transposed: (C_in, N / groups, kh, kw))
-        kernel = " × ".join(str(k) for k in weight.shape[2:])
-        return f"{weight.shape[0]} × ({kernel} × {weight.shape[1]}){plus} = {total:,}"
+        # N filters of kh × kw × C weights, C = in_channels / groups; for a transposed conv
+        # too, though its weight is stored (C_in, N / groups, kh, kw)
+        kernel = " × ".join(str(k) for k in module.kernel_size)
+        n, c = module.out_channels, module.in_channels // module.groups
+        return f"{n} × ({kernel} × {c}){plus} = {total:,}"
     if isinstance(module, nn.Linear):
         return f"{weight.shape[0]} × {weight.shape[1]}{plus} = {total:,}"
     norms = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
@@ -176,6 +192,26 @@ def _shape_of(output: Any) -> list[Any] | None:
     return None
 
 
+class _Judge(nn.Module):
+    """A GAN's discriminator as its step calls it (on packs of samples)."""
+
+    def __init__(self, gan: nn.Module):
+        super().__init__()
+        self.gan = gan
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gan.judge(x)
+
+
+def _forward_passes(model: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[Any, tuple]]:
+    """What to run for the shapes: the model on a batch of data; a GAN, its generator on
+    latents and its discriminator on data (the weight average, never called in training,
+    keeps its shapes unknown)."""
+    if hasattr(model, "generator") and hasattr(model, "judge"):
+        return [(model.generator, (model.latent_dim,)), (_Judge(model), input_shape)]
+    return [(model, input_shape)]
+
+
 def record_shapes(
     model: nn.Module, input_shape: tuple[int, ...]
 ) -> tuple[dict[str, tuple[list[Any], int]], str]:
@@ -192,7 +228,8 @@ def record_shapes(
 
     handles = [m.register_forward_hook(hook(name or "(model)")) for name, m in _layers(model)]
     try:
-        meta_forward(model, tuple(input_shape), batch=PROBE_BATCH)
+        for net, shape in _forward_passes(model, tuple(input_shape)):
+            meta_forward(net, shape, batch=PROBE_BATCH)
     except Exception as err:  # noqa: BLE001 - an op without a meta kernel: counts still hold
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         return {}, f"output shapes unavailable: the forward on the meta device failed ({first})"

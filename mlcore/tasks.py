@@ -3,13 +3,17 @@
 Classification: cross-entropy over C logits, binary included (two logits, so the report's
 `binary` section can name either class positive). Regression: mean squared error, the
 cost of the seed note's linear regression. Segmentation: per-pixel cross-entropy that skips
-`eval.ignore_index`.
+`eval.ignore_index`. Generation (a GAN): no loss to validate; validation draws a fixed batch
+of samples and a judge scores it (mlcore/judges.py, mlcore/generation_metrics.py).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -28,6 +32,7 @@ VAL_METRICS = {
     "classification": ("accuracy", "f1"),
     "segmentation": ("miou", "pixel_accuracy"),
     "regression": ("rmse", "r2", "mse", "mae"),
+    "generation": ("score", "quality", "coverage", "kl"),
 }
 
 
@@ -62,6 +67,21 @@ class Task:
             )
         return {"task": self.name, "num_samples": num_samples, **body}
 
+    has_val_loss = True  # val/loss is a column
+
+    def evaluate(
+        self, model: nn.Module, loader: Any, device: torch.device, distributed: bool = False
+    ) -> tuple[dict[str, Any], float]:
+        from mlcore.evaluate import evaluate
+
+        return evaluate(model, loader, self, device, distributed)
+
+    def epoch_end(self, model: nn.Module, epoch: int, last: bool, plots: Path) -> None:
+        """Per-epoch outputs beyond metrics.csv (a GAN's sample plots); none here."""
+
+    def save(self, run_dir: Path) -> None:
+        """What the task keeps beside the checkpoints (a GAN's judge); none here."""
+
     def val_metrics(self, report: dict) -> dict[str, float]:
         """The per-epoch numbers that go into metrics.csv as `val/<name>`."""
         out = {}
@@ -91,5 +111,53 @@ def make_task(
     return Task("classification", num_classes, nn.functional.cross_entropy, eval_cfg, class_names)
 
 
+class GenerationTask:
+    """A GAN's task: validation samples `eval.num_samples` points from fixed latents (the
+    same every epoch, drawn from a generator of their own) and lets the judge score them."""
+
+    name = "generation"
+    n_out = 0
+    has_val_loss = False
+
+    def __init__(self, judge: Any, eval_cfg: EvalConfig, seed: int, sample_every: int,
+                 plot: Callable[[torch.Tensor, Path, str], None]):  # fmt: skip
+        self.judge, self.eval_cfg, self.seed = judge, eval_cfg, seed
+        self.sample_every, self.plot = sample_every, plot
+        self.class_names = None
+
+    def samples(self, model: nn.Module, n: int, seed: int | None = None) -> torch.Tensor:
+        from mlcore.training.device import unwrap
+
+        latents = torch.Generator().manual_seed(self.seed if seed is None else seed)
+        return unwrap(model).sample(n, generator=latents)
+
+    def evaluate(
+        self, model: nn.Module, loader: Any, device: torch.device, distributed: bool = False
+    ) -> tuple[dict[str, Any], float]:
+        report = self.judge().report(self.samples(model, self.eval_cfg.num_samples))
+        return {"task": self.name, "num_samples": self.eval_cfg.num_samples, **report}, math.nan
+
+    def val_metrics(self, report: dict) -> dict[str, float]:
+        from mlcore.generation_metrics import headline
+
+        return headline(report)
+
+    def epoch_end(self, model: nn.Module, epoch: int, last: bool, plots: Path) -> None:
+        """plots/samples_epoch_NNN.png every `sample_every` epochs; samples.png with it and
+        at the last epoch. The latents are the fixed ones, so the frames compare."""
+        due = self.sample_every > 0 and epoch % self.sample_every == 0
+        if not (due or last):
+            return
+        x = self.samples(model, self.eval_cfg.num_samples).cpu()
+        if due:
+            self.plot(x, plots / f"samples_epoch_{epoch:03d}.png", f"epoch {epoch}")
+        self.plot(x, plots / "samples.png", f"epoch {epoch}")
+
+    def save(self, run_dir: Path) -> None:
+        self.judge().save(run_dir)
+
+
 def monitor_names(task: str) -> list[str]:
-    return ["val/loss", "train/loss"] + [f"val/{m}" for m in VAL_METRICS[task]]
+    gan = task == "generation"  # a GAN has no val/loss nor train/loss
+    train = ["train/d_loss", "train/g_loss"] if gan else ["val/loss", "train/loss"]
+    return train + [f"val/{m}" for m in VAL_METRICS[task]]

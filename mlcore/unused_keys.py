@@ -6,9 +6,11 @@ believes it changed something; a warning at the start of training says it did no
 
 from __future__ import annotations
 
-from mlcore.config import Config, DataConfig, ModelConfig
+from mlcore.config import Config, DataConfig, EvalConfig, ModelConfig, TrainerConfig
 
-GENERATED = ("line", "moons", "circles", "spirals", "gaussian_ring", "digit_seg")
+GENERATED = (
+    "line", "moons", "circles", "spirals", "gaussian_ring", "gaussian_grid", "digit_seg"
+)  # fmt: skip
 FROM_FILES = ("mnist", "fashion_mnist", "cifar10", "image_folder")
 # data keys -> the datasets that read them
 DATA_KEYS = {
@@ -51,6 +53,39 @@ def unused_keys(cfg: Config, task: str) -> list[str]:
         found.append("eval.ignore_index has no effect outside segmentation")
     if cfg.eval.threshold != 0.5 and task != "classification":
         found.append("eval.threshold has no effect outside classification")
+    return found + _gan_unused(cfg, task)
+
+
+GENERATION_EVAL = ("num_samples", "quality_stds", "min_mode_share", "confidence")
+
+
+def _gan_unused(cfg: Config, task: str) -> list[str]:
+    """GAN-only keys on another model, and keys a GAN does not read."""
+    eval_defaults, found = EvalConfig(), []
+    for key in GENERATION_EVAL:
+        if getattr(cfg.eval, key) != getattr(eval_defaults, key) and task != "generation":
+            found.append(f"eval.{key} has no effect outside generation (a gan)")
+    if cfg.trainer.sample_every != TrainerConfig().sample_every and task != "generation":
+        found.append("trainer.sample_every has no effect outside generation (a gan)")
+    if task != "generation":
+        return found
+    for key in ("l1", "l2"):
+        if getattr(cfg.regularization, key):
+            found.append(f"regularization.{key} has no effect on a gan")
+    model, defaults = cfg.model, ModelConfig()
+    for key in ("channels", "hidden", "activation", "batchnorm", "dropout", "bias"):
+        if getattr(model, key) != getattr(defaults, key):
+            found.append(
+                f"model.{key} has no effect on a gan (set it in model.generator or "
+                "model.discriminator)"
+            )
+    image = cfg.data.name not in ("gaussian_ring", "gaussian_grid")
+    unread = "hidden" if image else "channels"
+    for net in ("generator", "discriminator"):
+        section = getattr(model, net)
+        if getattr(section, unread) != getattr(type(section)(), unread):
+            kind = "an image" if image else "a vector"
+            found.append(f"model.{net}.{unread} has no effect on {kind} gan")
     return found
 
 

@@ -30,6 +30,7 @@ EXPECTED = {  # name: (task, input_shape, num_classes)
     "circles": ("classification", (2,), 2),
     "spirals": ("classification", (2,), 3),
     "gaussian_ring": ("generation", (2,), None),
+    "gaussian_grid": ("generation", (2,), None),
     "iris": ("classification", (4,), 3),
     "wine": ("classification", (13,), 3),
     "breast_cancer": ("classification", (30,), 2),
@@ -238,6 +239,16 @@ def test_gaussian_ring_modes(make_cfg):
     assert torch.all((radius - 2.0).abs() < 0.2) and torch.all(bundle.train.y == 0)
     angle = torch.atan2(bundle.train.x[:, 1], bundle.train.x[:, 0]) / (2 * torch.pi / 8)
     assert set(angle.round().remainder(8).long().tolist()) == set(range(8))
+
+
+def test_gaussian_grid_modes(make_cfg):
+    bundle = build_data(make_cfg("gaussian_grid", normalize=False), seed=0)
+    centres = torch.tensor(bundle.info["centres"])
+    assert centres.shape == (25, 2) and bundle.info["mode_std"] == 0.05
+    assert sorted(set(centres[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    nearest = torch.cdist(bundle.train.x, centres).min(dim=1)
+    assert torch.all(nearest.values < 5 * 0.05)  # every sample near its own centre
+    assert set(nearest.indices.tolist()) == set(range(25))
 
 
 def test_digit_seg_masks_follow_ink(make_cfg):

@@ -105,10 +105,15 @@ def test_trace_agrees_with_torch_profiler():
 
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_every_registry_model_traces(model):
-    data = {"segnet": {"name": "digit_seg", "n_samples": 40}}.get(model, {"name": "digits"})
+    data = {
+        "segnet": {"name": "digit_seg", "n_samples": 40},
+        "gan": {"name": "gaussian_ring", "n_samples": 200},
+    }.get(model, {"name": "digits"})
     tree = {"data": {**data, "batch_size": 8}, "model": {"name": model, "channels": [8, 16]}}
     if model == "torchvision":
         tree["model"] = {"name": "torchvision", "arch": "resnet18"}
+    if model == "gan":  # two networks, two optimizers: GanStep is traced
+        tree["model"] = {"name": "gan", "generator": {}, "discriminator": {}}
     cfg = validate(tree)
     spec = small(data_spec(cfg)[0])
     report = estimate(cfg, spec, Request(8, "fp32", "single", 1, 0, True))
@@ -201,7 +206,7 @@ def test_gpu_mem_table(cli):
     result = cli("gpu-mem", REPO / "configs/cnn.yaml")
     assert result.code == 0, result.err
     for word in ("parameters", "gradients", "optimizer state", "activations", "allocated",
-                 "reserved", "total", "weights only", "FP32 = 8 bytes", "B/param"):  # fmt: skip
+                 "reserved", "total", "weights only", "x 8 B (its FP32)", "B/param"):  # fmt: skip
         assert word in result.out, word
 
 
@@ -223,7 +228,8 @@ def test_gpu_mem_json_has_the_design_keys(cli):
 @pytest.mark.parametrize(
     ("args", "named"),
     [
-        (["--gpu-memory", "24 parsecs"], "24GiB, 24GB"),
+        (["--gpu-memory", "24 parsecs"], "24GB (decimal"),
+        (["--gpu-memory", "A100"], "A100-40GB, A100-80GB"),
         (["--gpu-memory", "0"], "--gpu-memory"),
         (["--devices", "2"], "--strategy dp or ddp"),
         (["--strategy", "dp", "--devices", "4", "--batch-size", "2"], "--batch-size"),

@@ -17,8 +17,9 @@ DATA = {
     "classification": {"name": "digits"},
     "regression": {"name": "line", "n_samples": 64, "w": [1.0, 2.0, 3.0]},
     "segmentation": {"name": "digit_seg", "n_samples": 40},
+    "generation": {"name": "gaussian_ring", "n_samples": 200},
 }
-EXTRA = {"torchvision": {"arch": "resnet18"}}
+EXTRA = {"torchvision": {"arch": "resnet18"}, "gan": {"generator": {}, "discriminator": {}}}
 CASES = [(model, task) for model, (_, tasks) in MODELS.items() for task in tasks]
 
 
@@ -40,7 +41,10 @@ def test_counts_match_pytorch_for_every_model(model, task):
     assert summary.trainable_params == total and summary.non_trainable_params == 0
     assert summary.param_bytes_fp32 == 4 * total
     assert summary.note == ""  # the meta-device forward went through: every shape is known
-    assert summary.layers[-1].output_shape[:2] == ["B", summary.num_outputs]
+    if model == "gan":  # the discriminator's last layer: one logit per pack of samples
+        assert summary.layers[-1].output_shape[-1] == 1
+    else:
+        assert summary.layers[-1].output_shape[:2] == ["B", summary.num_outputs]
 
 
 def test_conv_arithmetic_is_the_seed_note_rule_with_the_bias():

@@ -23,6 +23,13 @@ from mlcore.data.split import carve_fractions, split_indices
 from mlcore.errors import MlcoreError
 
 DEFAULT_ROOT = "data"
+# name -> (input shape, classes, official train size, official test size): what a model or
+# a memory estimate needs before the files are downloaded
+PUBLISHED_SIZES = {
+    "mnist": ((1, 28, 28), 10, 60_000, 10_000),
+    "fashion_mnist": ((1, 28, 28), 10, 60_000, 10_000),
+    "cifar10": ((3, 32, 32), 10, 50_000, 10_000),
+}
 # torchvision's own layout under data.root: where each set's files must be
 LAYOUT = {
     "MNIST": "MNIST/raw",

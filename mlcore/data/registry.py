@@ -21,6 +21,7 @@ DATASETS: dict[str, Loader] = {
     "circles": synthetic.circles,
     "spirals": synthetic.spirals,
     "gaussian_ring": synthetic.gaussian_ring,
+    "gaussian_grid": synthetic.gaussian_grid,
     "iris": sklearn_sets.iris,
     "wine": sklearn_sets.wine,
     "breast_cancer": sklearn_sets.breast_cancer,

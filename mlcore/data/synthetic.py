@@ -70,16 +70,32 @@ def spirals(cfg: DataConfig, seed: int, arms: int = 3) -> Source:
     return classes(*_tensors(x, y), cfg, seed, [f"arm {k}" for k in range(arms)])
 
 
-def gaussian_ring(cfg: DataConfig, seed: int, modes: int = 8, radius: float = 2.0) -> Source:
-    """Samples of 8 Gaussians (std `noise`, default 0.02) centred on a circle of radius 2:
-    the standard mode-collapse check for GANs. y is all zeros (there is nothing to predict)."""
+def _mixture(centres: np.ndarray, cfg: DataConfig, seed: int, default_std: float) -> Source:
+    """Samples drawn evenly from Gaussians (std `noise`) at `centres` [K, 2]. The centres
+    and the std travel with the data (`info`), so the GAN's coverage metric knows them.
+    y is all zeros: there is nothing to predict."""
     rng = _rng(seed)
-    std = _noise(cfg, 0.02)
-    mode = rng.integers(0, modes, size=_n(cfg))
-    angle = 2 * math.pi * np.arange(modes) / modes
-    centres = radius * np.stack([np.cos(angle), np.sin(angle)], axis=1)  # [8, 2]
+    std = _noise(cfg, default_std)
+    mode = rng.integers(0, len(centres), size=_n(cfg))
     x = centres[mode] + std * rng.standard_normal((len(mode), 2))
     x_t, y_t = _tensors(x, np.zeros(len(mode)))
     train, val, test = pool_splits(x_t, y_t, cfg, seed, stratify=False)
     extras = {"centres": centres.round(6).tolist(), "mode_std": std}
     return Source("generation", train, val, test, extras=extras)
+
+
+def gaussian_ring(cfg: DataConfig, seed: int, modes: int = 8, radius: float = 2.0) -> Source:
+    """8 Gaussians (std default 0.02) on a circle of radius 2: the standard mode-collapse
+    check for GANs (VEEGAN, Srivastava et al., NeurIPS 2017, section 5.1)."""
+    angle = 2 * math.pi * np.arange(modes) / modes
+    centres = radius * np.stack([np.cos(angle), np.sin(angle)], axis=1)  # [8, 2]
+    return _mixture(centres, cfg, seed, default_std=0.02)
+
+
+def gaussian_grid(cfg: DataConfig, seed: int, side: int = 5, spacing: float = 2.0) -> Source:
+    """25 Gaussians (std default 0.05) on a 5x5 grid, centres at {-4, -2, 0, 2, 4}^2: the
+    other standard mode-collapse check (VEEGAN section 5.1; PacGAN, Lin et al., 2018)."""
+    ticks = spacing * (np.arange(side) - (side - 1) / 2)
+    gx, gy = np.meshgrid(ticks, ticks, indexing="ij")
+    centres = np.stack([gx.ravel(), gy.ravel()], axis=1)  # [25, 2]
+    return _mixture(centres, cfg, seed, default_std=0.05)

@@ -135,6 +135,22 @@ def _dp_gather(spec: DataSpec, req: Request, trace: Trace) -> list[Event]:
     ]
 
 
+def _note_first_iteration(notes: list[str], trace: Trace, peak: Peak) -> None:
+    """Say so when the peak comes before the optimizer's state exists: the breakdown then
+    shows none of it, though every later step holds it."""
+    if len(trace.starts) < 2 or peak.final is None:
+        return
+    held = peak.final.get("optimizer_states", 0)
+    if peak.index < trace.starts[1] and held > peak.breakdown["optimizer_states"]:
+        from mlcore.memory.sizes import human
+
+        notes.append(
+            "the allocator's peak comes in the first step, before the optimizer has state "
+            f"(fresh segments split less tightly); every later step also holds {human(held)} "
+            "of optimizer state, at a slightly lower peak"
+        )
+
+
 def device_peak(trace: Trace, extra: list[Event], req: Request) -> Peak:
     """Replay one device: extra persistent allocations first, then the traced steps, with
     the cuBLAS workspace from the first matmul on."""
@@ -144,7 +160,8 @@ def device_peak(trace: Trace, extra: list[Event], req: Request) -> Peak:
         for i in range(trace.blas_threads):
             head.append(Event("alloc", -200 - i, cublas_workspace(req.deterministic), "workspace"))
         head.append(Event("alloc", -210, CUBLASLT_WORKSPACE, "workspace"))
-    return replay(head + trace.events, trace.host_keys)
+    peak = replay(head + trace.events, trace.host_keys)
+    return replace(peak, index=peak.index - len(head))  # an index into trace.events
 
 
 def estimate(cfg: Config, spec: DataSpec, req: Request) -> dict[str, Any]:
@@ -153,6 +170,8 @@ def estimate(cfg: Config, spec: DataSpec, req: Request) -> dict[str, Any]:
     rows = []
     for name, trace, extra in devices:
         peak = device_peak(trace, extra, req)
+        if name == devices[0][0]:
+            _note_first_iteration(notes, trace, peak)
         row = {"device": name, **{c: peak.breakdown.get(c, 0) for c in CATEGORIES}}
         row["other"] += peak.breakdown["workspace"]  # DESIGN.md: categories sum to allocated
         row.update(
@@ -171,7 +190,7 @@ def estimate(cfg: Config, spec: DataSpec, req: Request) -> dict[str, Any]:
         "per_device": rows,
         "peak_bytes": max(r["allocated_bytes"] for r in rows),
         "max_batch_size": None,
-        "parameters": main.parameters,
+        "parameter_count": main.parameters,
         "context_bytes": req.context_bytes,
         "approximate": any(n.startswith("approximate") for n in notes),
         "notes": notes,

@@ -15,6 +15,8 @@ class Peak:
     allocated: int  # peak of the sum of allocated blocks (torch.cuda.max_memory_allocated)
     reserved: int  # peak of the sum of segments (torch.cuda.max_memory_reserved)
     breakdown: dict[str, int]  # by category at the allocated peak; sums to `allocated`
+    index: int = 0  # the event at which the allocated peak is reached
+    final: dict[str, int] | None = None  # by category after the last event
 
 
 def live_peak(events: Iterable[Event], skip: set[int] = frozenset()) -> int:
@@ -38,8 +40,8 @@ def replay(events: Iterable[Event], skip: set[int] = frozenset()) -> Peak:
     allocator = CachingAllocator()
     blocks: dict[int, tuple[object, str]] = {}
     by_category = dict.fromkeys((*CATEGORIES, "workspace"), 0)  # workspace: cuBLAS's
-    best = dict(by_category)
-    for e in events:
+    best, index = dict(by_category), 0
+    for i, e in enumerate(events):
         if e.key in skip:
             continue
         if e.kind in ("free", "resize") and e.key in blocks:
@@ -56,5 +58,5 @@ def replay(events: Iterable[Event], skip: set[int] = frozenset()) -> Peak:
             by_category[e.category] += block.size
             blocks[e.key] = (block, e.category)
         if allocator.allocated == allocator.peak_allocated and e.kind != "free":
-            best = dict(by_category)
-    return Peak(allocator.peak_allocated, allocator.peak_reserved, best)
+            best, index = dict(by_category), i
+    return Peak(allocator.peak_allocated, allocator.peak_reserved, best, index, by_category)

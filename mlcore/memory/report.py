@@ -3,6 +3,7 @@ it, and with a GPU's memory the largest batch that fits."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from mlcore.config import Config
@@ -31,12 +32,29 @@ def simple_rules(parameters: int, spec: DataSpec, req: Request) -> dict[str, int
     }
 
 
+def largest_possible_batch(spec: DataSpec, req: Request) -> int | None:
+    """The largest batch the trainer can form: the training split (each rank's share under
+    ddp, which shards it). None when the split's size is unknown."""
+    samples = spec.sizes.get("train") or spec.resident.get("train")
+    if not samples:
+        return None
+    return math.ceil(samples / req.devices) if req.strategy == "ddp" else samples
+
+
 def gpu_mem_report(cfg: Config, req: Request, gpu_memory: int | None) -> dict[str, Any]:
     spec, source = data_spec(cfg)
+    notes = [] if source == "data" else [source]
+    most = largest_possible_batch(spec, req)
+    if most is not None and req.batch_size > most:
+        share = " per rank" if req.strategy == "ddp" else ""
+        notes.append(
+            f"batch {req.batch_size} is larger than the training split ({most} samples{share}): "
+            f"a batch holds at most {most}, which is what is estimated"
+        )
+        req = with_batch(req, most)
     report = estimate(cfg, spec, req)
-    if source != "data":
-        report["notes"].append(source)
-    report["rules"] = simple_rules(report["parameters"], spec, req)
+    report["notes"].extend(notes)
+    report["rules"] = simple_rules(report["parameter_count"], spec, req)
     report["gpu_memory_bytes"] = gpu_memory
     if gpu_memory is None:
         return report
@@ -45,8 +63,7 @@ def gpu_mem_report(cfg: Config, req: Request, gpu_memory: int | None) -> dict[st
     def need(batch: int) -> int:  # per-device batch -> bytes on the fullest device
         return _need(estimate(cfg, spec, with_batch(req, batch * per)), req)
 
-    train = spec.resident.get("train") or None
-    cap = (train // per if req.strategy == "dp" else train) if train else None
+    cap = most // per if most is not None else None
     best, missing = largest_batch(need, gpu_memory, max(1, req.batch_size // per), cap)
     report["max_batch_size"] = best * per if best else 0
     report["max_batch_capped"] = bool(cap and best == cap)

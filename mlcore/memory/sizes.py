@@ -29,7 +29,12 @@ GPUS = {
     "H200": 143771 * MIB,
 }
 _UNITS = {
+    "": 1,
     "b": 1,
+    "k": 1 << 10,  # bare K/M/G/T: binary, as `free -h`, docker and nvidia-smi's MiB mean it
+    "m": MIB,
+    "g": GIB,
+    "t": 1 << 40,
     "kb": 10**3,
     "mb": 10**6,
     "gb": 10**9,
@@ -39,17 +44,38 @@ _UNITS = {
     "gib": GIB,
     "tib": 1 << 40,
 }
-FORMS = "24GiB, 24GB, 24000MiB, a byte count, or a GPU name (" + ", ".join(GPUS) + ")"
+FORMS = (
+    "24GiB or 24G (binary), 24GB (decimal: 22.35 GiB), 24000MiB, a byte count, or a GPU "
+    "name (" + ", ".join(GPUS) + ")"
+)
+# names that people type for a card with one memory size; A100 and V100 come in two
+ALIASES = {"h100": "H100-80GB", "h200": "H200", "rtx4090": "RTX-4090", "rtx3090": "RTX-3090"}
+
+
+def _gpu(text: str) -> int | None:
+    """A GPU name, matched without case, spaces or dashes ("rtx 4090", "H100")."""
+    key = re.sub(r"[\s_-]", "", text.lower())
+    named = {re.sub(r"[\s_-]", "", name.lower()): size for name, size in GPUS.items()}
+    if key in named:
+        return named[key]
+    if key in ALIASES:
+        return GPUS[ALIASES[key]]
+    if key in ("a100", "v100"):
+        sizes = [name for name in GPUS if name.lower().startswith(key)]
+        raise MlcoreError(
+            f"--gpu-memory: {text!r} comes in two sizes; name one: {', '.join(sizes)}"
+        )
+    return None
 
 
 def parse_size(text: str) -> int:
     """Bytes in `text`; an MlcoreError naming the accepted forms otherwise."""
-    named = {name.lower(): size for name, size in GPUS.items()}
-    if text.strip().lower() in named:
-        return named[text.strip().lower()]
+    gpu = _gpu(text)
+    if gpu is not None:
+        return gpu
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
     unit = match.group(2).lower() if match else ""
-    if not match or unit not in _UNITS and unit != "":
+    if not match or unit not in _UNITS:
         raise MlcoreError(f"--gpu-memory: cannot read {text!r}; use {FORMS}")
     value = float(match.group(1)) * _UNITS.get(unit, 1)
     if value < 1:

@@ -9,16 +9,10 @@ import torch
 
 from mlcore.config import Config
 from mlcore.data import build_data
+from mlcore.data.files import PUBLISHED_SIZES
 from mlcore.data.source import TensorSplit
 from mlcore.errors import MlcoreError
 from mlcore.memory.trace import DataSpec
-
-# name -> (input shape, classes, official train size, official test size)
-PUBLISHED = {
-    "mnist": ((1, 28, 28), 10, 60_000, 10_000),
-    "fashion_mnist": ((1, 28, 28), 10, 60_000, 10_000),
-    "cifar10": ((3, 32, 32), 10, 50_000, 10_000),
-}
 
 
 def data_spec(cfg: Config) -> tuple[DataSpec, str]:
@@ -26,13 +20,18 @@ def data_spec(cfg: Config) -> tuple[DataSpec, str]:
     try:
         data = build_data(cfg.data, seed=cfg.run.seed)
     except MlcoreError:
-        if cfg.data.name not in PUBLISHED:
+        if cfg.data.name not in PUBLISHED_SIZES:
             raise
-        return _published(cfg), f"{cfg.data.name} files not found: its published sizes"
-    if data.task not in ("classification", "regression", "segmentation"):
+        shape, _, n_train, n_test = PUBLISHED_SIZES[cfg.data.name]
+        return _published(cfg), (
+            f"{cfg.data.name} files not found here: using its published sizes ({n_train:,} "
+            f"training and {n_test:,} test images of {' x '.join(map(str, shape))})"
+        )
+    gan = cfg.model.name == "gan"
+    if data.task == "generation" and not gan:
         raise MlcoreError(
-            f"data.name: {cfg.data.name} is a {data.task} dataset; gpu-mem traces the "
-            "classification, regression and segmentation training step"
+            f"data.name: {cfg.data.name} is a generation dataset: it trains with model.name "
+            "gan, or use a classification, regression or segmentation dataset"
         )
     train = data.train
     y = train.y if isinstance(train, TensorSplit) else torch.as_tensor(train[0][1])
@@ -41,21 +40,24 @@ def data_spec(cfg: Config) -> tuple[DataSpec, str]:
         for name, split in (("train", data.train), ("val", data.val), ("test", data.test))
     }
     n_out = data.num_classes if data.task != "regression" else data.target_dim
+    sizes = {name: len(getattr(data, name)) for name in ("train", "val", "test")}
     spec = DataSpec(
         task=data.task,
         input_shape=tuple(data.input_shape),
-        n_out=int(n_out),
+        n_out=int(n_out or 1),
         num_classes=data.num_classes,
         target_dim=data.target_dim,
         target_shape=tuple(y.shape[1:]) if isinstance(train, TensorSplit) else tuple(y.shape),
         target_dtype=y.dtype,
         resident=resident,
+        sizes=sizes,
+        model_task="generation" if gan else data.task,
     )
     return spec, "data"
 
 
 def _published(cfg: Config) -> DataSpec:
-    shape, classes, n_train, n_test = PUBLISHED[cfg.data.name]
+    shape, classes, n_train, n_test = PUBLISHED_SIZES[cfg.data.name]
     split = cfg.data.split
     train = round(n_train * split.train / (split.train + split.val))
     return DataSpec(
@@ -67,4 +69,6 @@ def _published(cfg: Config) -> DataSpec:
         target_shape=(),
         target_dtype=torch.int64,
         resident={"train": train, "val": n_train - train, "test": n_test},
+        sizes={"train": train, "val": n_train - train, "test": n_test},
+        model_task="generation" if cfg.model.name == "gan" else "classification",
     )

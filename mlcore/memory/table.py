@@ -9,7 +9,7 @@ from mlcore.memory.tracker import CATEGORIES
 
 EXPLAIN = {
     "parameters": "weights and batchnorm buffers",
-    "gradients": "one per trainable weight, same dtype (plus DDP's buckets)",
+    "gradients": "one per trainable weight (more while backward sums them; DDP's buckets)",
     "optimizer_states": "e.g. Adam's two moments per weight; none for plain SGD",
     "activations": "forward outputs kept for backward, at the peak",
     "inputs": "the batch, and the data splits the loader keeps on the device",
@@ -45,7 +45,7 @@ def render_gpu_mem(report: dict[str, Any]) -> list[Any]:
     table.add_column("share", justify="right")
     table.add_column("B/param", justify="right")
     table.add_column("what it is")
-    first, params = rows[0], max(report["parameters"], 1)
+    first, params = rows[0], max(report["parameter_count"], 1)
     for key in ROWS:
         share = ""
         cells = [human(_shown(row, key)) for row in rows]
@@ -63,15 +63,16 @@ def _shown(row: dict[str, Any], key: str) -> int:
 
 def _lines(report: dict[str, Any]) -> list[str]:
     allocated = report["peak_bytes"]
-    lines = [f"parameters: {report['parameters']:,}"]
+    lines = [f"parameters: {report['parameter_count']:,}"]
     names = {
-        "weights_only": "weights only",
-        "seed_note_as_written": "study note's rule as written (FP32 = 8 bytes)",
-        "seed_note_corrected": "study note's rule corrected (FP32 = 4 bytes)",
+        "weights_only": "weights only (parameters x bytes each)",
+        "seed_note_as_written": "study note's rule: parameters x 8 B (its FP32) + the input batch",
+        "seed_note_corrected": "the same rule with FP32 = 4 B, FP16 = 2 B (the truth)",
     }
+    lines.append("what simple rules say, against the traced peak:")
     for key, value in report["rules"].items():
         off = (value - allocated) / allocated if allocated else 0.0
-        lines.append(f"  {names[key]}: {human(value)} ({off:+.0%} vs traced allocated)")
+        lines.append(f"  {names[key]}: {human(value)} ({off:+.0%})")
     lines.extend(f"note: {n}" for n in report["notes"])
     rows = report["per_device"]
     if report["strategy"] == "dp" and len(rows) > 1:

@@ -17,12 +17,14 @@ tensors and autocast is CPU autocast with the same dtype; the allocator model
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from mlcore.config import Config
+from mlcore.errors import MlcoreError
 from mlcore.memory.tracker import BLAS_OPS, Event, FakeItemMode, TimelineTracker
 from mlcore.models import build_model
 from mlcore.optim import build_optimizer
@@ -42,6 +44,12 @@ class DataSpec:
     target_shape: tuple[int, ...]  # one sample's label: () class, (H, W) mask, (D,) values
     target_dtype: torch.dtype
     resident: dict[str, int]  # split -> samples the loader keeps on the device (0: lazy)
+    sizes: dict[str, int] = field(default_factory=dict)  # split -> samples, held or not
+    model_task: str = ""  # the task the model is built for ("generation" for a GAN)
+
+    def __post_init__(self) -> None:
+        if not self.model_task:
+            object.__setattr__(self, "model_task", self.task)
 
 
 @dataclass
@@ -53,6 +61,7 @@ class Trace:
     parameters: int = 0  # number of parameters
     param_bytes: int = 0
     param_sizes: list[int] = field(default_factory=list)  # bytes of each parameter, in order
+    starts: list[int] = field(default_factory=list)  # index of each iteration's first event
 
     @property
     def blas_threads(self) -> int:
@@ -89,33 +98,27 @@ def trace_step(
     mode = _fake_mode() if fake else contextlib.nullcontext()
     dtype = torch.float16 if precision == "fp16" else torch.float32
     items = FakeItemMode() if fake else contextlib.nullcontext()
-    with mode, items, torch.device("cpu" if fake else device):
-        torch.manual_seed(0)
-        with _default_dtype(dtype):  # fp16: weights made in half (no .half() on fakes)
-            model = build_model(cfg.model, spec.input_shape, spec.n_out, spec.task)
-        optimizer = build_optimizer(cfg.optimizer, model.parameters())
-        for group in optimizer.param_groups:  # as on CUDA: see the module docstring
-            group["foreach"] = True
+    where = torch.device("cpu" if fake else device)
+    model = _build_model(cfg, spec, dtype, mode, items, where)
+    with mode, items, where:
+        step = _step(cfg, spec, model, where, precision)
+        for optimizer in optimizers_of(step):  # as on CUDA: see the module docstring
+            for group in optimizer.param_groups:
+                group["foreach"] = True
         data = _data_tensors(spec, batch_size, dtype) if resident else {}
-    task = make_task(spec.task, spec.num_classes, spec.target_dim, cfg.eval)
-    step = SupervisedStep(
-        model,
-        task.loss,
-        optimizer,
-        cfg.regularization,
-        torch.device("cpu" if fake else device),
-        step_precision(precision),
-    )
-    tracker = TimelineTracker()
+    tracker, starts = TimelineTracker(), []
     tracker.watch(model)
     for tensor in data.values():
         tracker.tag(tensor, "inputs")
     with mode, tracker:
         for _ in range(steps):
+            starts.append(len(tracker.events))
             # the trainer's loop: the previous batch lives until the next one is gathered
             batch = _batch(spec, data, batch_size, dtype, tracker.tag)
             _one_iteration(step, model, batch, with_optimizer)
-    return _finish(tracker, model, optimizer)
+    trace = _finish(tracker, model, optimizers_of(step))
+    trace.starts = starts
+    return trace
 
 
 def _one_iteration(
@@ -139,9 +142,10 @@ def _batch(
     for a split it does not hold (image folders, DataParallel replicas), a fresh batch."""
     if "x" in data:
         idx = data["order"][:batch_size]
-        return data["x"][idx], data["y"][idx]
-    x = torch.zeros(batch_size, *spec.input_shape, dtype=dtype)
-    y = torch.zeros(batch_size, *spec.target_shape, dtype=spec.target_dtype)
+        x, y = data["x"][idx], data["y"][idx]
+    else:
+        x = torch.zeros(batch_size, *spec.input_shape, dtype=dtype)
+        y = torch.zeros(batch_size, *spec.target_shape, dtype=spec.target_dtype)
     tag(x, "inputs")
     tag(y, "inputs")
     return x, y
@@ -164,9 +168,68 @@ def _data_tensors(spec: DataSpec, batch_size: int, dtype: torch.dtype) -> dict[s
     return data  # zeros: class 0 is a valid label, and a real (test) run stays finite
 
 
-def _finish(tracker: TimelineTracker, model: nn.Module, optimizer: torch.optim.Optimizer) -> Trace:
+def _build_model(cfg: Config, spec: DataSpec, dtype: torch.dtype, mode, items, where) -> nn.Module:
+    """The model, its weights fake tensors (or real ones on `where` for a real run).
+    Built under the fake mode, where initializers run as they do for real; a model whose
+    construction fake tensors cannot follow (a deep copy: a GAN's weight average) is built
+    on the meta device and given fake storage afterwards."""
+    shape, n_out, task = spec.input_shape, spec.n_out, spec.model_task
+    try:
+        with _quiet_fake_tensor_log(), mode, items, where, _default_dtype(dtype):
+            torch.manual_seed(0)
+            model = build_model(cfg.model, shape, n_out, task)
+        tensors = [*model.parameters(), *model.buffers()]
+        if all(getattr(t, "fake_mode", mode) is mode for t in tensors):
+            return model  # (a deep copy makes fakes of a mode of its own: rebuild below)
+    except MlcoreError:
+        raise
+    except RuntimeError:
+        if isinstance(mode, contextlib.nullcontext):
+            raise
+    with torch.device("meta"), _default_dtype(dtype):
+        model = build_model(cfg.model, shape, n_out, task)
+    with mode:  # same shapes, dtypes and requires_grad; fake storage on `where`
+        return model._apply(lambda t: torch.empty(t.shape, dtype=t.dtype, device=where))
+
+
+@contextlib.contextmanager
+def _quiet_fake_tensor_log():
+    """FakeTensorMode logs a traceback for every meta kernel that raises, even when the
+    error is then handled (an input too small for a torchvision arch): the user gets the
+    one-line error instead."""
+    log = logging.getLogger("torch._subclasses.fake_tensor")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def _step(cfg: Config, spec: DataSpec, model: nn.Module, device: torch.device, precision: str):
+    """The trainer's own step for this config: a GAN's (two optimizers, alternating
+    phases), else SupervisedStep with the task's loss."""
+    if cfg.model.name == "gan":
+        from mlcore.training.gan_parts import build_gan_step
+
+        return build_gan_step(cfg, model)[0]
+    task = make_task(spec.task, spec.num_classes, spec.target_dim, cfg.eval)
+    optimizer = build_optimizer(cfg.optimizer, model.parameters())
+    return SupervisedStep(
+        model, task.loss, optimizer, cfg.regularization, device, step_precision(precision)
+    )
+
+
+def optimizers_of(step) -> list[torch.optim.Optimizer]:
+    return [step.g_opt, step.d_opt] if hasattr(step, "d_opt") else [step.optimizer]
+
+
+def _finish(
+    tracker: TimelineTracker, model: nn.Module, optimizers: list[torch.optim.Optimizer]
+) -> Trace:
     host = set()
-    for state in optimizer.state.values():
+    states = [state for optimizer in optimizers for state in optimizer.state.values()]
+    for state in states:
         step_count = state.get("step")
         if isinstance(step_count, torch.Tensor) and step_count.numel() == 1:
             key = tracker.key_of(step_count)  # a CPU scalar on CUDA unless capturable/fused
@@ -174,7 +237,7 @@ def _finish(tracker: TimelineTracker, model: nn.Module, optimizer: torch.optim.O
                 host.add(key)
     params = [p for p in model.parameters()]
     return Trace(
-        events=tracker.events,
+        events=list(tracker.events),  # not the frees when this trace's tensors die later
         ops=tracker.ops,
         backward_ops=tracker.backward_ops,
         host_keys=host,

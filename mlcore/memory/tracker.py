@@ -90,7 +90,21 @@ class TimelineTracker(MemTracker):  # type: ignore[misc,valid-type]
     def _pre_fw_hook(self, module: Any, inputs: Any) -> None:
         if not self._hooked:
             self._hooked = True
-            self._track_module_params_and_buffers(self._root, install_grad_hooks=True)
+            self._install_grad_hooks()
+
+    def _install_grad_hooks(self) -> None:
+        """MemTracker's gradient tagging, on the weights that train (a GAN's weight average
+        and a frozen network take no hook)."""
+
+        def tag(grad: torch.Tensor) -> None:
+            self._update_and_maybe_create_winfos(grad, _MemRefType.GRAD)
+
+        for p in self._root.parameters():
+            if p.requires_grad and p not in self._param_to_grad_hook_handles:
+                self._param_to_grad_hook_handles[p] = (
+                    p.register_hook(tag),
+                    p.register_post_accumulate_grad_hook(lambda q: tag(q.grad)),
+                )
 
     def _post_fw_hook(self, module: Any, inputs: Any, outputs: Any) -> None:
         pass

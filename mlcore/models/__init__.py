@@ -13,6 +13,7 @@ from torch import nn
 from mlcore.config import ModelConfig
 from mlcore.errors import MlcoreError
 from mlcore.models.cnn import CNN
+from mlcore.models.gan import GAN
 from mlcore.models.linear import Linear
 from mlcore.models.mlp import MLP
 from mlcore.models.segnet import SegNet
@@ -48,6 +49,10 @@ def _torchvision(cfg: ModelConfig, shape: tuple[int, ...], n_out: int) -> nn.Mod
     return build_torchvision(cfg.arch or "", shape, n_out)
 
 
+def _gan(cfg: ModelConfig, shape: tuple[int, ...], n_out: int) -> nn.Module:
+    return GAN(cfg, shape)  # n_out: a sample has the data's own shape
+
+
 # name -> (builder, tasks it serves)
 MODELS: dict[str, tuple[Builder, tuple[str, ...]]] = {
     "linear": (_linear, ("regression", "classification")),
@@ -55,6 +60,7 @@ MODELS: dict[str, tuple[Builder, tuple[str, ...]]] = {
     "cnn": (_cnn, ("classification",)),
     "segnet": (_segnet, ("segmentation",)),
     "torchvision": (_torchvision, ("classification",)),
+    "gan": (_gan, ("generation",)),
 }
 
 

@@ -43,8 +43,9 @@ def _plot(rows: list[dict[str, str]], keys: list[str], path: Path, title: str, y
         values += [y for y in ys if y > 0]
         ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=key,
                 color=colors(i % 20) if colors else None)  # fmt: skip
-    if logy is None:
-        logy = bool(values) and max(values) / min(values) > LOG_RANGE
+    if logy is None:  # a log axis would drop values <= 0 (a GAN's hinge loss goes negative)
+        signed = any(y <= 0 for key in keys for y in _series(rows, key)[1])
+        logy = bool(values) and not signed and max(values) / min(values) > LOG_RANGE
     if logy:
         ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -61,13 +62,16 @@ def _plot(rows: list[dict[str, str]], keys: list[str], path: Path, title: str, y
 
 
 def plot_curves(rows: list[dict[str, str]], plots_dir: Path, title: str) -> list[Path]:
-    """Write loss.png, metrics.png, lr.png and (when logged) grad_norms.png."""
+    """Write loss.png, metrics.png, lr.png and (when logged) grad_norms.png; for a GAN
+    also discriminator.png (D's mean output on real and on generated samples)."""
     if not rows:
         return []
     keys = list(rows[0].keys())
     figures = [
-        ("loss", [k for k in ("train/loss", "val/loss", "train/data_loss", "train/penalty")
-                  if k in keys], "loss", None),
+        ("loss", [k for k in keys if k == "val/loss" or k.startswith("train/")
+                  and k not in ("train/d_real", "train/d_fake")], "loss", None),
+        ("discriminator", [k for k in ("train/d_real", "train/d_fake") if k in keys],
+         "mean D(x): real and generated samples", False),
         ("metrics", [k for k in keys if k.startswith("val/") and k != "val/loss"],
          "validation metric", False),
         ("lr", ["lr"], "learning rate", None),

@@ -1,13 +1,14 @@
 """Build everything a run needs from a validated config, before the trainer sees it:
-data, task, model, optimizer, scheduler, loaders, device. Every cross-key mistake the
-config alone cannot catch (a cnn on tabular data, a monitor the task does not log, amp
-on a CPU) surfaces here, before any run directory exists."""
+data, task, model, the training step with its optimizers, scheduler, loaders, device.
+Every cross-key mistake the config alone cannot catch (a cnn on tabular data, a monitor
+the task does not log, amp on a CPU) surfaces here, before any run directory exists."""
 
 from __future__ import annotations
 
 import os
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,20 +19,28 @@ from mlcore.data import DataBundle, build_data, make_loader
 from mlcore.errors import MlcoreError
 from mlcore.models import build_model
 from mlcore.optim import Schedule, build_optimizer, build_scheduler
-from mlcore.tasks import Task, make_task, monitor_names
-from mlcore.training.device import Placement, place, wrap_model
+from mlcore.tasks import GenerationTask, Task, make_task, monitor_names
+from mlcore.training.device import Placement, place, unwrap, wrap_model
+from mlcore.training.gan_parts import (
+    build_gan_step,
+    check_gan,
+    fit_output_range,
+    generation_task,
+)
+from mlcore.training.step import SupervisedStep
 
 
 @dataclass
 class Parts:
     config: Config
     data: DataBundle
-    task: Task
+    task: Task | GenerationTask
     model: nn.Module  # on its device, wrapped for dp/ddp
-    optimizer: torch.optim.Optimizer
+    optimizer: torch.optim.Optimizer  # the model's (a GAN: the generator's)
     schedule: Schedule
     loaders: dict[str, Any]  # train / val / test BatchLoaders
     placement: Placement
+    step: Any  # SupervisedStep or GanStep: step(x, y) -> {column: float}
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -44,11 +53,26 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-def build_task(cfg: Config, data: DataBundle) -> Task:
+def build_task(cfg: Config, data: DataBundle, cache: Path | None = None) -> Task | GenerationTask:
+    task = generation_task(cfg, data, cache) if cfg.model.name == "gan" else _task(cfg, data)
+    valid = monitor_names(task.name)
+    for key, monitor in (
+        ("early_stopping", cfg.trainer.early_stopping.monitor),
+        ("checkpoint", cfg.trainer.checkpoint.monitor),
+    ):
+        if monitor not in valid:
+            raise MlcoreError(
+                f"trainer.{key}.monitor: {monitor!r} is not logged for {task.name}; "
+                f"valid: {', '.join(valid)}"
+            )
+    return task
+
+
+def _task(cfg: Config, data: DataBundle) -> Task:
     if data.task not in ("classification", "regression", "segmentation"):
         raise MlcoreError(
-            f"data.name: {cfg.data.name} is a {data.task} dataset, which needs a model that "
-            "mlcore cannot train yet; use a classification, regression or segmentation dataset"
+            f"data.name: {cfg.data.name} is a {data.task} dataset: train it with model.name "
+            "gan, or use a classification, regression or segmentation dataset"
         )
     task = make_task(data.task, data.num_classes, data.target_dim, cfg.eval, data.class_names)
     pos = cfg.eval.positive_class
@@ -60,16 +84,6 @@ def build_task(cfg: Config, data: DataBundle) -> Task:
             f"eval.positive_class: {pos} is not allowed here ({classes}); it names the "
             "positive class of two-class data: 0 or 1, or null"
         )
-    valid = monitor_names(task.name)
-    for key, monitor in (
-        ("early_stopping", cfg.trainer.early_stopping.monitor),
-        ("checkpoint", cfg.trainer.checkpoint.monitor),
-    ):
-        if monitor not in valid:
-            raise MlcoreError(
-                f"trainer.{key}.monitor: {monitor!r} is not logged for {task.name}; "
-                f"valid: {', '.join(valid)}"
-            )
     return task
 
 
@@ -109,12 +123,33 @@ def data_fingerprint(data: DataBundle) -> str:
     return digest.hexdigest()
 
 
-def build_parts(cfg: Config, stats: dict | None = None) -> Parts:
-    """Everything for training or evaluating `cfg`; `stats` reuses saved normalization."""
+def build_step(cfg: Config, model: nn.Module, task: Any, placement: Placement) -> Any:
+    """The training step: a GAN's (two optimizers) or the supervised one. Returns the step
+    and the optimizer that the scheduler drives and `lr` reports."""
+    if cfg.model.name == "gan":
+        return build_gan_step(cfg, unwrap(model))
+    optimizer = build_optimizer(cfg.optimizer, model.parameters())
+    step = SupervisedStep(
+        model,
+        task.loss,
+        optimizer,
+        cfg.regularization,
+        placement.device,
+        cfg.trainer.precision,
+        distributed=placement.strategy == "ddp",
+    )
+    return step, optimizer
+
+
+def build_parts(cfg: Config, stats: dict | None = None, cache: Path | None = None) -> Parts:
+    """Everything for training or evaluating `cfg`; `stats` reuses saved normalization,
+    `cache` is a run directory whose saved judge a GAN reuses."""
     placement = place(cfg.trainer)
+    if cfg.model.name == "gan":
+        check_gan(cfg, placement)
     seed_everything(cfg.run.seed, cfg.trainer.deterministic)
     data = build_data(cfg.data, seed=cfg.run.seed, stats=stats)
-    task = build_task(cfg, data)
+    task = build_task(cfg, data, cache)
     if len(data.val) == 0 or len(data.train) == 0:
         empty = "train" if len(data.train) == 0 else "val"
         raise MlcoreError(
@@ -124,8 +159,9 @@ def build_parts(cfg: Config, stats: dict | None = None) -> Parts:
     data.info["fingerprint"] = data_fingerprint(data)
     torch.manual_seed(cfg.run.seed)  # the same initial weights whatever data loading drew
     model = build_model(cfg.model, data.input_shape, task.n_out, task.name)
+    fit_output_range(model, data)  # an image GAN's generator: the pixels' range
     model = wrap_model(model, placement)
-    optimizer = build_optimizer(cfg.optimizer, model.parameters())
+    step, optimizer = build_step(cfg, model, task, placement)
     loaders = {name: _loader(cfg, data, name, placement) for name in ("train", "val", "test")}
     schedule = build_scheduler(
         cfg.scheduler,
@@ -135,4 +171,4 @@ def build_parts(cfg: Config, stats: dict | None = None) -> Parts:
         cfg.trainer.checkpoint.mode,
         cfg.optimizer.lr,
     )
-    return Parts(cfg, data, task, model, optimizer, schedule, loaders, placement)
+    return Parts(cfg, data, task, model, optimizer, schedule, loaders, placement, step)

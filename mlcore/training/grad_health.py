@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 VANISHING_RATIO = 1000.0  # warn when first-layer grad norm < last-layer / this
 DEAD_FRACTION = 0.5  # warn when more than this share of a ReLU's units never fire on a batch
@@ -22,7 +23,11 @@ def weight_layers(model: nn.Module) -> dict[str, nn.Parameter]:
     out = {}
     for name, module in model.named_modules():
         if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-            out[name.removeprefix("module.")] = module.weight
+            weight = module.weight
+            if parametrize.is_parametrized(module, "weight"):  # spectral norm: the trained one
+                weight = module.parametrizations.weight.original
+            if weight.requires_grad:  # not a frozen copy (a GAN's EMA generator)
+                out[name.removeprefix("module.")] = weight
     return out
 
 

@@ -14,7 +14,7 @@ from mlcore.training.build import Parts
 # the test set's independence) meaningless.
 RESUMABLE_KEYS = (
     "trainer.epochs", "trainer.early_stopping.patience", "trainer.early_stopping.min_delta",
-    "trainer.log_grad_norms", "trainer.device", "data.num_workers",
+    "trainer.log_grad_norms", "trainer.device", "data.num_workers", "trainer.sample_every",
 )  # fmt: skip
 
 

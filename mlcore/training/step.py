@@ -1,10 +1,12 @@
-"""One optimization step: the unit that the loop (and later DDP, the GAN and the memory
-tracer) calls. zero_grad -> forward -> data loss + penalty -> backward -> clip -> step."""
+"""One optimization step: the unit that the loop (and DDP, the memory tracer) calls; a GAN
+has its own (gan_step.py). zero_grad -> forward -> data loss + penalty -> backward -> clip
+-> step."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -52,6 +54,19 @@ class SupervisedStep:
         self.autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else None
         self.scaler = torch.amp.GradScaler(device.type) if precision == "amp" else None
         self.inspect: Callable[[], None] | None = None  # called after backward, before step
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The values it returns, logged as train/<name>; the first one goes on the bar."""
+        return ("loss", "data_loss", "penalty") if self.weights else ("loss",)
+
+    def state_dict(self) -> dict[str, Any]:
+        # The optimizer and scaler keep their own checkpoint keys ("optimizer", "scaler"),
+        # as in every checkpoint written before steps had state of their own.
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
 
     def penalty(self) -> torch.Tensor:
         total = torch.zeros((), device=self.params[0].device)

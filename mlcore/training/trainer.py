@@ -12,7 +12,6 @@ from typing import Any, Protocol
 import torch
 
 from mlcore.errors import RunFailed
-from mlcore.evaluate import evaluate
 from mlcore.tasks import VAL_METRICS
 from mlcore.training.build import Parts
 from mlcore.training.checkpoint import rng_state, save_checkpoint, set_rng_state
@@ -20,9 +19,7 @@ from mlcore.training.device import unwrap
 from mlcore.training.grad_health import GradHealth
 from mlcore.training.monitor import Monitor
 from mlcore.training.rundir import RunDir
-from mlcore.training.step import NonFiniteLoss, SupervisedStep
-
-LOSS_KEYS = ("loss", "data_loss", "penalty")
+from mlcore.training.step import NonFiniteLoss
 
 
 class Reporter(Protocol):
@@ -38,8 +35,11 @@ def format_row(row: dict[str, Any], epochs: int) -> str:
     """The one-line epoch summary, for the console and train.log alike."""
     parts = [f"epoch {row['epoch']}/{epochs}"]
     shown = [k for k in row if k.startswith("val/") and k != "val/loss"][:2]
-    for key in ("train/loss", "val/loss", *shown):
-        parts.append(f"{key} {row[key]:.4g}")
+    losses = [k for k in row if k.startswith("train/")]
+    train = ["train/loss"] if "train/loss" in row else losses[:2]  # a GAN: D and G losses
+    for key in (*train, "val/loss", *shown):
+        if key in row:
+            parts.append(f"{key} {row[key]:.4g}")
     parts.append(f"lr {row['lr']:.3g}")
     parts.append(f"{row['seconds']:.1f}s")
     return "  ".join(parts)
@@ -53,28 +53,20 @@ class Trainer:
     def __init__(self, parts: Parts, run: RunDir | None, reporter: Reporter):
         self.p, self.run, self.reporter = parts, run, reporter
         cfg = parts.config.trainer
-        self.step = SupervisedStep(
-            parts.model,
-            parts.task.loss,
-            parts.optimizer,
-            parts.config.regularization,
-            parts.placement.device,
-            cfg.precision,
-            distributed=parts.placement.strategy == "ddp",
-        )
+        self.step = parts.step  # built with the other parts; it owns what differs (GAN)
         self.health = GradHealth(parts.model) if cfg.log_grad_norms else None
         self.best = Monitor(cfg.checkpoint.monitor, cfg.checkpoint.mode)
         es = cfg.early_stopping
         self.stopper = Monitor(es.monitor, es.mode, es.patience, es.min_delta)
         self.epoch, self.batch, self.global_step = 1, 0, 0  # position of the next step
-        self.sums = dict.fromkeys(LOSS_KEYS, 0.0)  # loss sums of the epoch in progress
+        self.sums = dict.fromkeys(self.step.columns, 0.0)  # sums of the epoch in progress
         self.seconds = 0.0  # training time of the epoch in progress
         self._stop_requested = False
         val = [f"val/{m}" for m in VAL_METRICS[parts.task.name]]
         grads = self.health.columns if self.health else []
-        has_penalty = bool(self.step.weights)
-        losses = ["train/loss"] + (["train/data_loss", "train/penalty"] if has_penalty else [])
-        self.columns = ["epoch", "step", *losses, "val/loss", *val, "lr", "seconds", *grads]
+        losses = [f"train/{name}" for name in self.step.columns]
+        val_loss = ["val/loss"] if parts.task.has_val_loss else []
+        self.columns = ["epoch", "step", *losses, *val_loss, *val, "lr", "seconds", *grads]
 
     # -- checkpoint state ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -83,6 +75,7 @@ class Trainer:
             "optimizer": self.p.optimizer.state_dict(),
             "scheduler": self.p.schedule.state_dict(),
             "scaler": self.step.scaler.state_dict() if self.step.scaler else {},
+            "step_state": self.step.state_dict(),  # a GAN's second optimizer, its counters
             "epoch": self.epoch,
             "batch": self.batch,
             "step": self.global_step,
@@ -108,6 +101,8 @@ class Trainer:
         self.p.schedule.load_state_dict(state["scheduler"])
         if self.step.scaler and state["scaler"]:
             self.step.scaler.load_state_dict(state["scaler"])
+        if state.get("step_state"):  # absent from checkpoints older than steps as parts
+            self.step.load_state_dict(state["step_state"])
         self.epoch, self.batch, self.global_step = state["epoch"], state["batch"], state["step"]
         self.sums, self.seconds = dict(state["epoch_sums"]), state["epoch_seconds"]
         if self.health is not None and state["grad_health"]:
@@ -149,6 +144,7 @@ class Trainer:
         self.reporter.epoch_start(self.epoch, self.p.config.trainer.epochs, len(loader), self.batch)
         last = len(loader) - 1
         step, sums, schedule, reporter = self.step, self.sums, self.p.schedule, self.reporter
+        shown = step.columns[0]  # the value on the progress bar
         distributed = self.p.placement.strategy == "ddp"
         t0 = time.perf_counter()
         # The hot loop: locals instead of attribute chains, nothing per step that a plain
@@ -166,7 +162,7 @@ class Trainer:
             for key, value in losses.items():
                 sums[key] += value
             self.batch, self.global_step = i + 1, self.global_step + 1
-            reporter.step(i + 1, losses["loss"])
+            reporter.step(i + 1, losses[shown])
             if self._stop_now() if distributed else self._stop_requested:
                 self.seconds += time.perf_counter() - t0
                 self._save("last")
@@ -185,10 +181,9 @@ class Trainer:
 
     def _end_epoch(self) -> None:
         n = max(self.batch, 1)
-        report, val_loss = evaluate(
+        report, val_loss = self.p.task.evaluate(
             self.p.model,
             self.p.loaders["val"],
-            self.p.task,
             self.p.placement.device,
             distributed=self.p.placement.strategy == "ddp",
         )
@@ -196,7 +191,8 @@ class Trainer:
         row.update(
             {f"train/{k}": v / n for k, v in self.sums.items() if f"train/{k}" in self.columns}
         )
-        row["val/loss"] = val_loss
+        if "val/loss" in self.columns:
+            row["val/loss"] = val_loss
         row.update({f"val/{k}": v for k, v in self.p.task.val_metrics(report).items()})
         row["lr"] = self.p.optimizer.param_groups[0]["lr"]
         row["seconds"] = round(self.seconds, 3)
@@ -207,11 +203,13 @@ class Trainer:
         self.p.schedule.after_epoch(row[self.best.key])
         if self.run is not None and self.p.placement.is_main:
             self.run.append_metrics(row, self.columns)
+            last = self.epoch == self.p.config.trainer.epochs
+            self.p.task.epoch_end(self.p.model, self.epoch, last, self.run.plots)
         completed = self.epoch
         self.epoch, self.batch, self.sums, self.seconds = (
             self.epoch + 1,
             0,
-            dict.fromkeys(LOSS_KEYS, 0.0),
+            dict.fromkeys(self.step.columns, 0.0),
             0.0,
         )
         # last.pt after the metrics row: a kill in between is mended on resume, which keeps

@@ -1,0 +1,132 @@
+"""One GAN step per batch of real data: a discriminator update, then (every `d_steps`-th
+call) a generator update and the EMA of the generator's weights.
+
+Losses (Goodfellow et al., 2014; hinge: Lim & Ye, 2017, as in SN-GAN, Miyato et al., 2018),
+with D(x) a logit:
+  bce    D: softplus(-D(x)) + softplus(D(G(z)))   G: softplus(-D(G(z)))  (non-saturating)
+  hinge  D: relu(1 - D(x)) + relu(1 + D(G(z)))    G: -D(G(z))
+The step keeps the call contract of SupervisedStep: step(x, y) -> floats (y is ignored).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.functional import relu, softplus
+
+from mlcore.models.gan import GAN
+from mlcore.training.step import NonFiniteLoss
+
+
+def d_loss_fn(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    if kind == "hinge":
+        return relu(1 - real).mean() + relu(1 + fake).mean()
+    return softplus(-real).mean() + softplus(fake).mean()
+
+
+def g_loss_fn(kind: str, fake: torch.Tensor) -> torch.Tensor:
+    return -fake.mean() if kind == "hinge" else softplus(-fake).mean()
+
+
+class GanStep:
+    """step(x, y) -> {d_loss, g_loss, d_real, d_fake} (d_real/d_fake: mean sigmoid(D))."""
+
+    columns = ("d_loss", "g_loss", "d_real", "d_fake")  # logged as train/<name>; [0] on the bar
+    scaler = None  # fp32 only (build refuses amp/bf16 for a gan)
+
+    def __init__(
+        self,
+        model: GAN,
+        g_optimizer: torch.optim.Optimizer,
+        d_optimizer: torch.optim.Optimizer,
+        loss: str = "bce",
+        d_steps: int = 1,
+        ema: float | None = None,
+        grad_clip: float | None = None,
+    ):
+        self.model, self.g_opt, self.d_opt = model, g_optimizer, d_optimizer
+        self.loss, self.d_steps, self.ema, self.grad_clip = loss, d_steps, ema, grad_clip
+        self.g_params = list(model.generator.parameters())
+        self.d_params = list(model.discriminator.parameters())
+        self.calls = 0  # steps taken; the generator steps when calls % d_steps == d_steps - 1
+        self.g_loss = float("nan")  # the last generator loss, reported between its steps
+        self.inspect: Callable[[], None] | None = None  # after the backward passes
+
+    def _latent(self, n: int, device: torch.device) -> torch.Tensor:
+        return torch.randn(n, self.model.latent_dim, device=device)
+
+    def _update(self, loss: torch.Tensor, opt: torch.optim.Optimizer, params: list) -> float:
+        value = loss.item()  # one sync per update: NaN check, progress bar, epoch mean
+        if not math.isfinite(value):
+            raise NonFiniteLoss(value)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.grad_clip is not None:
+            nn.utils.clip_grad_norm_(params, self.grad_clip)
+        return value
+
+    def _d_phase(self, x: torch.Tensor) -> dict[str, float]:
+        g, d = self.model.generator, self.model.judge
+        with torch.no_grad():
+            fake = g(self._latent(len(x), x.device))  # no graph into G: D's phase only
+        real_out, fake_out = d(x), d(fake)
+        loss = d_loss_fn(self.loss, real_out, fake_out)
+        value = self._update(loss, self.d_opt, self.d_params)
+        self.d_opt.step()
+        return {
+            "d_loss": value,
+            "d_real": torch.sigmoid(real_out.detach()).mean().item(),
+            "d_fake": torch.sigmoid(fake_out.detach()).mean().item(),
+        }
+
+    def _g_phase(self, n: int, device: torch.device) -> None:
+        d = self.model.discriminator
+        # D's parameters are frozen for this backward: its gradients stay those of its own
+        # phase (what grad norms report), and no work is spent on gradients never used.
+        d.requires_grad_(False)
+        try:
+            fake = self.model.generator(self._latent(n, device))
+            loss = g_loss_fn(self.loss, self.model.judge(fake))
+            self.g_loss = self._update(loss, self.g_opt, self.g_params)
+        finally:
+            d.requires_grad_(True)
+        if self.inspect is not None:
+            self.inspect()
+        self.g_opt.step()
+        if self.model.ema is not None:
+            ema_update(self.model.ema, self.model.generator, self.ema)
+
+    def __call__(self, x: torch.Tensor, y: Any = None) -> dict[str, float]:
+        out = self._d_phase(x)
+        if self.calls % self.d_steps == self.d_steps - 1:
+            self._g_phase(len(x), x.device)
+        elif self.inspect is not None:
+            self.inspect()
+        self.calls += 1
+        return {**out, "g_loss": self.g_loss}
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint needs beyond the model (EMA included) and the G optimizer."""
+        return {
+            "discriminator_optimizer": self.d_opt.state_dict(),
+            "calls": self.calls,
+            "g_loss": self.g_loss,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.d_opt.load_state_dict(state["discriminator_optimizer"])
+        self.calls, self.g_loss = state["calls"], state["g_loss"]
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, net: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * net for weights; buffers (batchnorm's running
+    statistics) are copied, since averaging them would describe no network."""
+    for e, p in zip(ema.parameters(), net.parameters()):
+        e.lerp_(p, 1.0 - decay)
+    for e, b in zip(ema.buffers(), net.buffers()):
+        e.copy_(b)
