@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -177,7 +178,7 @@ def _build_model(cfg: Config, spec: DataSpec, dtype: torch.dtype, mode, items, w
     try:
         with _quiet_fake_tensor_log(), mode, items, where, _default_dtype(dtype):
             torch.manual_seed(0)
-            model = build_model(cfg.model, shape, n_out, task)
+            model = build_model(cfg.model, shape, n_out, task)  # (deep copies warn: below)
         tensors = [*model.parameters(), *model.buffers()]
         if all(getattr(t, "fake_mode", mode) is mode for t in tensors):
             return model  # (a deep copy makes fakes of a mode of its own: rebuild below)
@@ -201,7 +202,9 @@ def _quiet_fake_tensor_log():
     level = log.level
     log.setLevel(logging.CRITICAL)
     try:
-        yield
+        with warnings.catch_warnings():  # a deep copy of fakes warns; it is rebuilt on meta
+            warnings.filterwarnings("ignore", message="Accessing the data pointer of FakeTensor")
+            yield
     finally:
         log.setLevel(level)
 
