@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
 
 from mlcore.config import DataConfig
 from mlcore.data.source import Source, TensorSplit
@@ -63,6 +62,8 @@ def _compose(
 
 
 def digit_seg(cfg: DataConfig, seed: int) -> Source:
+    from sklearn.datasets import load_digits  # here: importing sklearn takes ~1 s
+
     bunch = load_digits()
     images = torch.from_numpy(bunch.images.astype(np.float32) / 16.0)  # [1797, 8, 8]
     labels = bunch.target.astype(np.int64)

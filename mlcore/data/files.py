@@ -12,10 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision.transforms.functional as TF
 from PIL import Image
 from torch import Tensor
-from torchvision import datasets
 
 from mlcore.config import DataConfig
 from mlcore.data.source import IndexedSplit, Source, TensorSplit
@@ -38,7 +36,11 @@ LAYOUT = {
 }
 
 
-def _open(kind: type, name: str, cfg: DataConfig, train: bool) -> datasets.VisionDataset:
+# torchvision is imported where a file dataset is opened, not with this module: importing
+# it costs about a second (it loads torch._dynamo), which every other dataset would pay.
+
+
+def _open(kind: type, name: str, cfg: DataConfig, train: bool):
     root = Path(cfg.root or DEFAULT_ROOT)
     where = root / LAYOUT[kind.__name__]
     try:
@@ -80,14 +82,20 @@ def _torchvision(kind: type, name: str, cfg: DataConfig, seed: int) -> Source:
 
 
 def mnist(cfg: DataConfig, seed: int) -> Source:
+    from torchvision import datasets
+
     return _torchvision(datasets.MNIST, "mnist", cfg, seed)
 
 
 def fashion_mnist(cfg: DataConfig, seed: int) -> Source:
+    from torchvision import datasets
+
     return _torchvision(datasets.FashionMNIST, "fashion_mnist", cfg, seed)
 
 
 def cifar10(cfg: DataConfig, seed: int) -> Source:
+    from torchvision import datasets
+
     return _torchvision(datasets.CIFAR10, "cifar10", cfg, seed)
 
 
@@ -101,6 +109,8 @@ class ToSize:
     def __call__(self, image: Image.Image) -> Tensor:
         if image.size != self.size:
             image = image.resize(self.size, Image.Resampling.BILINEAR)
+        import torchvision.transforms.functional as TF
+
         return TF.to_tensor(image)
 
 
@@ -110,6 +120,8 @@ def image_folder(cfg: DataConfig, seed: int) -> Source:
     if cfg.root is None:
         raise MlcoreError("data.root: image_folder needs a folder with one subfolder per class")
     try:
+        from torchvision import datasets
+
         ds = datasets.ImageFolder(cfg.root)
     except (FileNotFoundError, OSError) as err:
         raise MlcoreError(f"data.root {cfg.root}: {err}") from None

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn import datasets
 
 from mlcore.config import DataConfig
 from mlcore.data.source import Source, classes, regression
@@ -28,23 +27,30 @@ def _classes(bunch: Any, cfg: DataConfig, seed: int, shape: tuple[int, ...] = ()
 
 
 def iris(cfg: DataConfig, seed: int) -> Source:
-    return _classes(datasets.load_iris(), cfg, seed)
+    return _classes(_sklearn().load_iris(), cfg, seed)
 
 
 def wine(cfg: DataConfig, seed: int) -> Source:
-    return _classes(datasets.load_wine(), cfg, seed)
+    return _classes(_sklearn().load_wine(), cfg, seed)
 
 
 def breast_cancer(cfg: DataConfig, seed: int) -> Source:
-    return _classes(datasets.load_breast_cancer(), cfg, seed)
+    return _classes(_sklearn().load_breast_cancer(), cfg, seed)
 
 
 def digits(cfg: DataConfig, seed: int) -> Source:
-    return _classes(datasets.load_digits(), cfg, seed, shape=(1, 8, 8))
+    return _classes(_sklearn().load_digits(), cfg, seed, shape=(1, 8, 8))
 
 
 def diabetes(cfg: DataConfig, seed: int) -> Source:
-    bunch = datasets.load_diabetes()
+    bunch = _sklearn().load_diabetes()
     x = torch.from_numpy(bunch.data.astype(np.float32))
     y = torch.from_numpy(bunch.target.astype(np.float32))[:, None]  # [N, 1]
     return regression(x, y, cfg, seed)
+
+
+def _sklearn():
+    """scikit-learn's datasets module, imported when a set is loaded (about 1 s)."""
+    from sklearn import datasets
+
+    return datasets
