@@ -20,8 +20,7 @@ import torch
 from torch import nn
 
 from mlcore.config import Config
-from mlcore.data import build_data
-from mlcore.data.files import PUBLISHED_SIZES
+from mlcore.data import build_data_or_published
 from mlcore.errors import MlcoreError
 from mlcore.models import build_model
 from mlcore.models.probe import meta_forward
@@ -90,12 +89,9 @@ def summarize(cfg: Config, source: str | Path = "<config>") -> ModelSummary:
 def _data_shape(cfg: Config) -> tuple[tuple[int, ...], int, str]:
     """(input shape, outputs, task) from the data, or from a torchvision set's published
     sizes when its files are not downloaded yet (the model does not depend on them)."""
-    try:
-        data = build_data(cfg.data, seed=cfg.run.seed)
-    except MlcoreError:
-        if cfg.data.name not in PUBLISHED_SIZES:
-            raise
-        shape, classes, _, _ = PUBLISHED_SIZES[cfg.data.name]
+    data, published = build_data_or_published(cfg.data, cfg.run.seed)
+    if data is None:
+        shape, classes, _, _ = published
         return shape, classes, "generation" if cfg.model.name == "gan" else "classification"
     task = build_task(cfg, data)
     return tuple(data.input_shape), task.n_out, task.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,3 +59,19 @@ def tiny(tree: dict, epochs: int = 2) -> dict:
     trainer["epochs"] = epochs
     trainer["device"] = "cpu"
     return tree
+
+
+class InterruptAt:
+    """A reporter that sends the process a real SIGINT at global step `at`."""
+
+    def __init__(self, at: int):
+        self.at, self.steps = at, 0
+
+    def epoch_start(self, *args) -> None: ...
+    def epoch_end(self, *args) -> None: ...
+    def warn(self, message: str) -> None: ...
+
+    def step(self, batch: int, loss: float) -> None:
+        self.steps += 1
+        if self.steps == self.at:
+            signal.raise_signal(signal.SIGINT)

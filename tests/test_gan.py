@@ -5,33 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import math
-import signal
 
 import pytest
 import torch
+from conftest import InterruptAt
 
 from mlcore import api
 from mlcore.config import validate
 from mlcore.generation_metrics import classifier_report, kl_from_uniform, mixture_report
 from mlcore.training.build import build_parts
 from mlcore.training.trainer import Interrupted
-
-
-class InterruptAt:
-    """A reporter that sends the process a real SIGINT at global step `at`."""
-
-    def __init__(self, at: int):
-        self.at, self.steps = at, 0
-
-    def epoch_start(self, *args) -> None: ...
-    def epoch_end(self, *args) -> None: ...
-    def warn(self, message: str) -> None: ...
-
-    def step(self, batch: int, loss: float) -> None:
-        self.steps += 1
-        if self.steps == self.at:
-            signal.raise_signal(signal.SIGINT)
-
 
 RING = {
     "run": {"name": "g", "seed": 1},

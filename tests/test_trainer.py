@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
-import signal
 
 import pytest
 import torch
+from conftest import InterruptAt
 
 from mlcore import api
 from mlcore.errors import RunFailed
@@ -24,22 +24,6 @@ MOONS = {
 
 def weights(path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)["model"]
-
-
-class InterruptAt:
-    """A reporter that sends the process a real SIGINT at global step `at`."""
-
-    def __init__(self, at: int):
-        self.at, self.steps = at, 0
-
-    def epoch_start(self, *args) -> None: ...
-    def epoch_end(self, *args) -> None: ...
-    def warn(self, message: str) -> None: ...
-
-    def step(self, batch: int, loss: float) -> None:
-        self.steps += 1
-        if self.steps == self.at:
-            signal.raise_signal(signal.SIGINT)
 
 
 def test_run_directory_layout(tmp_path, write_config):

@@ -1,6 +1,6 @@
 """Data: the DATASETS table, build_data (split, guard, normalize) and the batch loader."""
 
-from mlcore.data.bundle import DataBundle, build_data
+from mlcore.data.bundle import DataBundle, build_data, build_data_or_published
 from mlcore.data.guard import find_duplicates
 from mlcore.data.loader import BatchLoader, make_loader
 from mlcore.data.registry import DATASETS, get_dataset
@@ -13,6 +13,7 @@ __all__ = [
     "IndexedSplit",
     "TensorSplit",
     "build_data",
+    "build_data_or_published",
     "find_duplicates",
     "get_dataset",
     "make_loader",

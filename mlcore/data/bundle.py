@@ -67,6 +67,23 @@ def build_data(cfg: DataConfig, seed: int, stats: Stats | None = None) -> DataBu
     )
 
 
+def build_data_or_published(
+    cfg: DataConfig, seed: int
+) -> tuple[DataBundle | None, tuple[tuple[int, ...], int, int, int] | None]:
+    """(the data, None); or, for a torchvision set whose files are not here yet, (None, its
+    published sizes: input shape, classes, train and test samples). For what needs only
+    shapes (`summary`, `gpu-mem`), which people ask before they download."""
+    from mlcore.data.files import PUBLISHED_SIZES
+    from mlcore.errors import MlcoreError
+
+    try:
+        return build_data(cfg, seed=seed), None
+    except MlcoreError:
+        if cfg.name not in PUBLISHED_SIZES:
+            raise
+        return None, PUBLISHED_SIZES[cfg.name]
+
+
 def _input_shape(split: Split) -> tuple[int, ...]:
     shape = split.x.shape[1:] if isinstance(split, TensorSplit) else split[0][0].shape
     return tuple(int(d) for d in shape)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from mlcore.config import Config
-from mlcore.data import build_data
+from mlcore.data import build_data_or_published
 from mlcore.data.files import PUBLISHED_SIZES
 from mlcore.data.source import TensorSplit
 from mlcore.errors import MlcoreError
@@ -17,12 +17,9 @@ from mlcore.memory.trace import DataSpec
 
 def data_spec(cfg: Config) -> tuple[DataSpec, str]:
     """The spec and where it came from ("data" or a note on the published sizes)."""
-    try:
-        data = build_data(cfg.data, seed=cfg.run.seed)
-    except MlcoreError:
-        if cfg.data.name not in PUBLISHED_SIZES:
-            raise
-        shape, _, n_train, n_test = PUBLISHED_SIZES[cfg.data.name]
+    data, published = build_data_or_published(cfg.data, cfg.run.seed)
+    if data is None:
+        shape, _, n_train, n_test = published
         return _published(cfg), (
             f"{cfg.data.name} files not found here: using its published sizes ({n_train:,} "
             f"training and {n_test:,} test images of {' x '.join(map(str, shape))})"
