@@ -189,10 +189,11 @@ def eval_(
     from mlcore.report_table import render_report
 
     console = _console()
-    console.print(
-        f"{run_dir}: {split.value} split, {checkpoint.value} checkpoint "
-        f"(epoch {report['epoch']}), {report['num_samples']} samples"
-    )
+    if report.get("task") == "generation":  # the samples are drawn, not read from a split
+        what = f"{report['num_samples']} generated samples (a GAN's report uses no split)"
+    else:
+        what = f"{split.value} split, {report['num_samples']} samples"
+    console.print(f"{run_dir}: {checkpoint.value} checkpoint (epoch {report['epoch']}), {what}")
     for part in render_report(report):
         console.print(part)
     console.print("wrote " + ", ".join(str(p) for p in written))
@@ -323,10 +324,10 @@ def gpu_mem(
 
     cfg = load_config(config, set_ or [])
     capacity = parse_size(gpu_memory) if gpu_memory is not None else None
-    req = _memory_request(cfg, batch_size, devices, strategy, precision, context_mb)
-    from mlcore.memory.report import gpu_mem_report
-
     try:
+        req = _memory_request(cfg, batch_size, devices, strategy, precision, context_mb)
+        from mlcore.memory.report import gpu_mem_report
+
         report = gpu_mem_report(cfg, req, capacity)
     except MlcoreError as err:
         raise MlcoreError(f"{config}: {err}") from None
@@ -364,8 +365,8 @@ def _memory_request(cfg: Any, batch_size, devices, strategy, precision, context_
     chosen_precision = precision.value if precision else t.precision
     if cfg.model.name == "gan" and (chosen != "single" or chosen_precision != "fp32"):
         raise MlcoreError(
-            "model.name: a gan trains on one device in fp32 (--strategy single, --precision "
-            f"fp32), not {chosen} in {chosen_precision}"
+            f"a gan trains on one device in fp32 (--strategy single, --precision fp32); "
+            f"{chosen} in {chosen_precision} is not supported for it yet"
         )
     return Request(
         batch_size=batch,

@@ -44,6 +44,8 @@ def sample_run(
     stem = f"{checkpoint}_seed{seed}_n{n}"
     default = run.path / "samples" / (stem + (".png" if image else ".csv"))
     path = Path(out) if out is not None else default
+    path = path.with_suffix(".png" if image else ".csv")  # the kind the samples are: the
+    # stem is the user's (`--out x.png` for vectors writes x.csv and its scatter x.png)
     path.parent.mkdir(parents=True, exist_ok=True)
     title = f"{checkpoint}.pt (epoch {state['epoch'] - 1}), seed {seed}"
     if image:  # every sample on the grid (the per-epoch plots show 64)

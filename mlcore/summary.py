@@ -51,6 +51,7 @@ class ModelSummary:
     trainable_params: int
     buffer_values: int  # batchnorm running statistics and the like: saved, not trained
     note: str = ""  # why output shapes are missing, if they are
+    latent_dim: int | None = None  # a GAN: its generator's input
     param_bytes_fp32: int = field(init=False)
     non_trainable_params: int = field(init=False)
 
@@ -78,6 +79,7 @@ def summarize(cfg: Config, source: str | Path = "<config>") -> ModelSummary:
         data=cfg.data.name,
         input_shape=list(shape),
         num_outputs=n_out,
+        latent_dim=getattr(model, "latent_dim", None),
         layers=layer_rows(model, shapes),
         total_params=sum(p.numel() for p in params),
         trainable_params=sum(p.numel() for p in params if p.requires_grad),

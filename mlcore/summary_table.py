@@ -51,11 +51,15 @@ def layer_table(summary: dict[str, Any]) -> Table:
 def render_summary(summary: dict[str, Any]) -> list[RenderableType]:
     """A heading, the layer table, notes, and the totals."""
     shape = ", ".join(str(d) for d in summary["input_shape"])
-    heading = Text(
-        f"{summary['model']} on {summary['data']}: input (B, {shape}), "
-        f"{summary['num_outputs']} output{'s' if summary['num_outputs'] != 1 else ''}",
-        style="bold",
-    )
+    if summary.get("latent_dim"):  # a GAN: two networks, latent -> sample -> one logit
+        what = (
+            f"generator (B, {summary['latent_dim']}) -> samples (B, {shape}); discriminator "
+            "samples -> one logit per pack"
+        )
+    else:
+        n = summary["num_outputs"]
+        what = f"input (B, {shape}), {n} output{'s' if n != 1 else ''}"
+    heading = Text(f"{summary['model']} on {summary['data']}: {what}", style="bold")
     parts: list[RenderableType] = [heading, layer_table(summary)]
     if any(row["calls"] > 1 for row in summary["layers"]):
         parts.append("×n: the layer runs n times per forward pass (shape of the first call)")
@@ -66,7 +70,8 @@ def render_summary(summary: dict[str, Any]) -> list[RenderableType]:
         )
     if not summary["note"] and any(row["output_shape"] is None for row in summary["layers"]):
         parts.append(
-            "—: not called as a module in an eval-mode forward (its parent uses its weights "
+            "—: not called as a module in an eval-mode forward (a GAN's weight average, which "
+            "training updates but never calls; or its parent uses its weights "
             "directly, as attention does with its projections, or it is skipped in eval mode)"
         )
     if summary["note"]:

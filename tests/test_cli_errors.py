@@ -85,6 +85,7 @@ BUILD_CASES = [
     ("dp-without-cuda", "trainer: {strategy: dp, device: cpu}\n", "trainer.strategy"),
     ("ddp-without-torchrun", "trainer: {strategy: ddp}\n", "torchrun"),
     ("torchvision-on-tabular", "model: {name: torchvision, arch: resnet18}\n", "model.name"),
+    ("batch-of-one-batchnorm", "model: {batchnorm: true}\ndata: {batch_size: 1}\n", "too small"),
     (
         "torchvision-unknown-arch",
         "model: {name: torchvision, arch: resnet81}\ndata: {name: digits}\n",

@@ -153,6 +153,9 @@ def test_gan_run_directory_eval_and_sample(tmp_path, write_config, cli):
     again = tmp_path / "t.csv"
     cli("sample", run.path, "-n", "50", "--out", again, "--seed", "3")
     assert again.read_text() == out.read_text()  # the seed fixes the draw
+    cli("sample", run.path, "-n", "50", "--out", tmp_path / "u.png", "--seed", "3")
+    assert (tmp_path / "u.csv").read_text() == out.read_text()  # vectors: a CSV, whatever
+    assert (tmp_path / "u.png").read_bytes()[:4] == b"\x89PNG"  # the suffix asked for
 
 
 @pytest.mark.parametrize("at", [7, 13])  # mid-epoch 1, mid-epoch 2 (9 batches an epoch)

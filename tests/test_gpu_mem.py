@@ -234,6 +234,7 @@ def test_gpu_mem_json_has_the_design_keys(cli):
         (["--devices", "2"], "--strategy dp or ddp"),
         (["--strategy", "dp", "--devices", "4", "--batch-size", "2"], "--batch-size"),
         (["--precision", "fp64"], "--precision"),
+        (["--batch-size", "1"], "batchnorm cannot normalize"),
     ],
 )
 def test_gpu_mem_bad_flags(cli, args, named):

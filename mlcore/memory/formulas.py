@@ -32,7 +32,7 @@ def formula_trace(
     cfg: Config, spec: DataSpec, batch: int, precision: str, replica: bool = False
 ) -> Trace:
     with torch.device("meta"):
-        model = build_model(cfg.model, spec.input_shape, spec.n_out, spec.task)
+        model = build_model(cfg.model, spec.input_shape, spec.n_out, spec.model_task)
     elem = 2 if precision == "fp16" else 4
     sizes = [p.numel() * elem for p in model.parameters()]
     params = sum(sizes)

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from mlcore.config import Config
+from mlcore.errors import MlcoreError
 from mlcore.memory.estimate import Request, estimate, with_batch
 from mlcore.memory.search import largest_batch
 from mlcore.memory.spec import data_spec
@@ -41,9 +42,27 @@ def largest_possible_batch(spec: DataSpec, req: Request) -> int | None:
     return math.ceil(samples / req.devices) if req.strategy == "ddp" else samples
 
 
+def smallest_traceable_batch(cfg: Config, spec: DataSpec) -> tuple[int, str]:
+    """The smallest batch training can take (the model built on the meta device: free)."""
+    import torch
+
+    from mlcore.models import build_model, smallest_batch
+
+    with torch.device("meta"):
+        model = build_model(cfg.model, spec.input_shape, spec.n_out, spec.model_task)
+    return smallest_batch(cfg.model, model)
+
+
 def gpu_mem_report(cfg: Config, req: Request, gpu_memory: int | None) -> dict[str, Any]:
     spec, source = data_spec(cfg)
     notes = [] if source == "data" else [source]
+    least, why = smallest_traceable_batch(cfg, spec)
+    per_device = req.batch_size // req.devices if req.strategy == "dp" else req.batch_size
+    if per_device < least:
+        raise MlcoreError(
+            f"--batch-size {req.batch_size}: too small for this model ({why}); training "
+            f"refuses it too: use {least * (req.devices if req.strategy == 'dp' else 1)} or more"
+        )
     most = largest_possible_batch(spec, req)
     if most is not None and req.batch_size > most:
         share = " per rank" if req.strategy == "ddp" else ""
@@ -64,7 +83,7 @@ def gpu_mem_report(cfg: Config, req: Request, gpu_memory: int | None) -> dict[st
         return _need(estimate(cfg, spec, with_batch(req, batch * per)), req)
 
     cap = most // per if most is not None else None
-    best, missing = largest_batch(need, gpu_memory, max(1, req.batch_size // per), cap)
+    best, missing = largest_batch(need, gpu_memory, max(1, req.batch_size // per), cap, least)
     report["max_batch_size"] = best * per if best else 0
     report["max_batch_capped"] = bool(cap and best == cap)
     report["missing_at_batch_1"] = missing

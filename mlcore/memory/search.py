@@ -22,16 +22,18 @@ def tolerance(batch: int) -> int:
     return max(1, batch // 200)
 
 
-def largest_batch(need: Need, capacity: int, start: int, cap: int | None) -> tuple[int, int]:
-    """(largest batch b with need(b) <= capacity, or 0; bytes missing at batch 1, or 0).
-
-    `cap` bounds the search: a batch larger than the training split is never taken."""
-    known: dict[int, int] = {1: need(1)}
-    if known[1] > capacity:
-        return 0, known[1] - capacity
-    limit = cap if cap is not None else 1 << 40
-    lo, hi = 1, None  # lo fits; hi, once known, does not
-    guess = min(max(2, start), limit)
+def largest_batch(
+    need: Need, capacity: int, start: int, cap: int | None, least: int = 1
+) -> tuple[int, int]:
+    """(largest batch b with need(b) <= capacity, or 0; bytes missing at the smallest
+    batch, or 0). `least` is the smallest batch the model takes (batchnorm: 2); `cap`
+    bounds the search: a batch larger than the training split is never taken."""
+    known: dict[int, int] = {least: need(least)}
+    if known[least] > capacity:
+        return 0, known[least] - capacity
+    limit = max(cap if cap is not None else 1 << 40, least)
+    lo, hi = least, None  # lo fits; hi, once known, does not
+    guess = min(max(least + 1, start), limit)
     while len(known) < MAX_TRACES and guess != lo:
         known[guess] = need(guess)
         if known[guess] <= capacity:
@@ -52,7 +54,7 @@ def _next_guess(known: dict[int, int], capacity: int, lo: int, hi: int | None, l
         n_lo, n_hi = known[lo], known[hi]
         guess = lo + (capacity - n_lo) * (hi - lo) // max(n_hi - n_lo, 1)
         return min(max(guess, lo + tolerance(lo)), hi - tolerance(hi), hi - 1)
-    fitting = sorted(b for b, n in known.items() if n <= capacity)
+    fitting = sorted(b for b, n in known.items() if n <= capacity and b <= lo)
     a = fitting[-2] if len(fitting) > 1 else lo
     slope = (known[lo] - known[a]) / (lo - a) if lo != a else 0.0
     reach = (capacity - known[lo]) / slope if slope > 0 else float("inf")

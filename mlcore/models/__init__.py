@@ -76,3 +76,21 @@ def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], n_out: int, task
             + ", ".join(fits)
         )
     return builder(cfg, tuple(input_shape), n_out)
+
+
+def smallest_batch(cfg: ModelConfig, model: nn.Module) -> tuple[int, str]:
+    """The smallest training batch the model can take, and why: batchnorm cannot normalize
+    one sample (PyTorch raises); a GAN's discriminator judges `pack` samples at a time, so
+    with batchnorm it needs two packs."""
+
+    def has_bn(net: nn.Module) -> bool:
+        return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+
+    if cfg.name != "gan":
+        return (2, "batchnorm cannot normalize a batch of one sample") if has_bn(model) else (1, "")
+    pack = model.pack
+    if has_bn(model.discriminator):
+        return 2 * pack, f"the discriminator's batchnorm needs two packs of {pack} samples"
+    if has_bn(model.generator):
+        return max(2, pack), "batchnorm cannot normalize a batch of one sample"
+    return pack, f"the discriminator judges packs of model.pack = {pack} samples"

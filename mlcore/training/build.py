@@ -17,7 +17,7 @@ from torch import nn
 from mlcore.config import Config
 from mlcore.data import DataBundle, build_data, make_loader
 from mlcore.errors import MlcoreError
-from mlcore.models import build_model
+from mlcore.models import build_model, smallest_batch
 from mlcore.optim import Schedule, build_optimizer, build_scheduler
 from mlcore.tasks import GenerationTask, Task, make_task, monitor_names
 from mlcore.training.device import Placement, place, unwrap, wrap_model
@@ -87,13 +87,15 @@ def _task(cfg: Config, data: DataBundle) -> Task:
     return task
 
 
-def _loader(cfg: Config, data: DataBundle, name: str, placement: Placement) -> Any:
+def _loader(cfg: Config, data: DataBundle, name: str, placement: Placement, least: int = 2) -> Any:
     """Training batches are shuffled and equal across ranks (DDP steps in lockstep); a final
-    batch of one sample is dropped, since batchnorm cannot normalize a single sample.
-    Evaluation batches are in order and disjoint across ranks: no sample counted twice."""
+    batch smaller than the model takes is dropped: one sample (batchnorm cannot normalize
+    it), or less than a GAN's packs. Evaluation batches are in order and disjoint across
+    ranks: no sample counted twice."""
     train = name == "train"
     split = getattr(data, name)
     n = len(split) // placement.world_size
+    rest = n % cfg.data.batch_size
     return make_loader(
         split,
         cfg.data.batch_size,
@@ -104,7 +106,7 @@ def _loader(cfg: Config, data: DataBundle, name: str, placement: Placement) -> A
         rank=placement.rank,
         world_size=placement.world_size,
         even=train,
-        drop_last=train and n % cfg.data.batch_size == 1,
+        drop_last=train and 1 <= rest < max(least, 2),
     )
 
 
@@ -159,10 +161,18 @@ def build_parts(cfg: Config, stats: dict | None = None, cache: Path | None = Non
     data.info["fingerprint"] = data_fingerprint(data)
     torch.manual_seed(cfg.run.seed)  # the same initial weights whatever data loading drew
     model = build_model(cfg.model, data.input_shape, task.n_out, task.name)
+    least, why = smallest_batch(cfg.model, model)
+    if cfg.data.batch_size < least:
+        raise MlcoreError(
+            f"data.batch_size: {cfg.data.batch_size} is too small for this model ({why}); "
+            f"use {least} or more"
+        )
     fit_output_range(model, data)  # an image GAN's generator: the pixels' range
     model = wrap_model(model, placement)
     step, optimizer = build_step(cfg, model, task, placement)
-    loaders = {name: _loader(cfg, data, name, placement) for name in ("train", "val", "test")}
+    loaders = {
+        name: _loader(cfg, data, name, placement, least) for name in ("train", "val", "test")
+    }
     schedule = build_scheduler(
         cfg.scheduler,
         optimizer,
