@@ -119,6 +119,8 @@ def trace_step(
             _one_iteration(step, model, batch, with_optimizer)
     trace = _finish(tracker, model, optimizers_of(step))
     trace.starts = starts
+    if fake:  # FakeTensorMode caches dispatch results on its class: release them now
+        getattr(type(mode), "cache_clear", lambda: None)()
     return trace
 
 
