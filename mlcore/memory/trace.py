@@ -17,15 +17,14 @@ tensors and autocast is CPU autocast with the same dtype; the allocator model
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
-import warnings
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from mlcore.config import Config
-from mlcore.errors import MlcoreError
 from mlcore.memory.tracker import BLAS_OPS, Event, FakeItemMode, TimelineTracker
 from mlcore.models import build_model
 from mlcore.optim import build_optimizer
@@ -172,27 +171,21 @@ def _data_tensors(spec: DataSpec, batch_size: int, dtype: torch.dtype) -> dict[s
 
 
 def _build_model(cfg: Config, spec: DataSpec, dtype: torch.dtype, mode, items, where) -> nn.Module:
-    """The model, its weights fake tensors (or real ones on `where` for a real run).
-    Built under the fake mode, where initializers run as they do for real; a model whose
-    construction fake tensors cannot follow (a deep copy: a GAN's weight average) is built
-    on the meta device and given fake storage afterwards."""
+    """The model, its weights fake tensors (or real ones on `where` for a real run), built
+    under the fake mode, where initializers run as they do for real.
+
+    A GAN's weight average is a deep copy of its generator, which fake tensors cannot
+    follow (the copy gets a fake mode of its own): it is built as a second generator of the
+    same shape instead, which holds the same memory."""
     shape, n_out, task = spec.input_shape, spec.n_out, spec.model_task
-    try:
-        with _quiet_fake_tensor_log(), mode, items, where, _default_dtype(dtype):
-            torch.manual_seed(0)
-            model = build_model(cfg.model, shape, n_out, task)  # (deep copies warn: below)
-        tensors = [*model.parameters(), *model.buffers()]
-        if all(getattr(t, "fake_mode", mode) is mode for t in tensors):
-            return model  # (a deep copy makes fakes of a mode of its own: rebuild below)
-    except MlcoreError:
-        raise
-    except RuntimeError:
-        if isinstance(mode, contextlib.nullcontext):
-            raise
-    with torch.device("meta"), _default_dtype(dtype):
-        model = build_model(cfg.model, shape, n_out, task)
-    with mode:  # same shapes, dtypes and requires_grad; fake storage on `where`
-        return model._apply(lambda t: torch.empty(t.shape, dtype=t.dtype, device=where))
+    ema = cfg.model.name == "gan" and cfg.model.ema is not None
+    plain = dataclasses.replace(cfg.model, ema=None) if ema else cfg.model
+    with _quiet_fake_tensor_log(), mode, items, where, _default_dtype(dtype):
+        torch.manual_seed(0)
+        model = build_model(plain, shape, n_out, task)
+        if ema:
+            model.ema = build_model(plain, shape, n_out, task).generator.requires_grad_(False)
+    return model
 
 
 @contextlib.contextmanager
@@ -204,9 +197,7 @@ def _quiet_fake_tensor_log():
     level = log.level
     log.setLevel(logging.CRITICAL)
     try:
-        with warnings.catch_warnings():  # a deep copy of fakes warns; it is rebuilt on meta
-            warnings.filterwarnings("ignore", message="Accessing the data pointer of FakeTensor")
-            yield
+        yield
     finally:
         log.setLevel(level)
 
