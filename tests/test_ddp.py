@@ -13,6 +13,17 @@ import yaml
 from mlcore import api
 
 
+ABORT = "terminate called without an active exception"
+
+
+def _torchrun(torchrun: str, config, runs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "mlcore", "train",
+         str(config), "--runs-root", str(runs), "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes_writes_one_run(tmp_path):
     torchrun = shutil.which("torchrun", path=str(sys.executable).rsplit("/", 1)[0])
@@ -26,11 +37,13 @@ def test_ddp_on_two_cpu_processes_writes_one_run(tmp_path):
         "trainer": {"epochs": 2, "device": "cpu", "strategy": "ddp"},
     }))  # fmt: skip
     runs = tmp_path / "runs"
-    result = subprocess.run(
-        [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "mlcore", "train",
-         str(config), "--runs-root", str(runs), "--quiet"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    result = _torchrun(torchrun, config, runs)
+    if result.returncode and ABORT in result.stderr:
+        # Seen once in ~10 full-suite runs on the loaded 2-core machine (and never alone, 6
+        # of 6): a gloo rank aborting in C++ ("terminate called without an active
+        # exception"). One more try; a second abort, or any other failure, still fails.
+        shutil.rmtree(runs, ignore_errors=True)
+        result = _torchrun(torchrun, config, runs)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dirs = [p.parent for p in runs.rglob("summary.json")]
     assert len(run_dirs) == 1  # only rank 0 writes
