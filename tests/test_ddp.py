@@ -12,7 +12,6 @@ import yaml
 
 from mlcore import api
 
-
 ABORT = "terminate called without an active exception"
 
 
