@@ -7,6 +7,7 @@ Where tracing fails, formulas (formulas.py) give an approximate figure, marked a
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, replace
 from typing import Any
@@ -32,6 +33,12 @@ class Request:
     context_bytes: int
     deterministic: bool
 
+    @property
+    def per_device_batch(self) -> int:
+        """What one device computes on: DataParallel splits the batch, ddp ranks each
+        take a whole one."""
+        return self.batch_size // self.devices if self.strategy == "dp" else self.batch_size
+
 
 CUBLASLT_WORKSPACE = 1 * MIB  # CUBLASLT_WORKSPACE_SIZE default (KiB): linear with a bias
 
@@ -48,13 +55,21 @@ def cublas_workspace(deterministic: bool) -> int:
     return sum(sizes[i] * 1024 * sizes[i + 1] for i in range(0, len(sizes) - 1, 2))
 
 
-def workspaces(trace: Trace, deterministic: bool) -> int:
-    """cuBLAS workspaces a step holds: one for the forward's thread and one for autograd's
-    backward thread where each multiplies matrices, plus cuBLASLt's for the forward
-    (measured on an H200, torch 2.11: 65 MiB for an MLP = 2 x 32 + 1)."""
+def workspace_events(trace: Trace, deterministic: bool) -> list[Event]:
+    """The cuBLAS workspaces a step holds, kept for the whole run from the first matmul on:
+    one for the forward's thread and one for autograd's backward thread where each
+    multiplies matrices, plus cuBLASLt's (measured on an H200, torch 2.11: 65 MiB for an
+    MLP = 2 x 32 + 1)."""
     if not trace.blas_threads:
-        return 0
-    return trace.blas_threads * cublas_workspace(deterministic) + CUBLASLT_WORKSPACE
+        return []
+    size = cublas_workspace(deterministic)
+    events = [Event("alloc", -200 - i, size, "workspace") for i in range(trace.blas_threads)]
+    return [*events, Event("alloc", -210, CUBLASLT_WORKSPACE, "workspace")]
+
+
+def workspaces(trace: Trace, deterministic: bool) -> int:
+    """Bytes of those workspaces."""
+    return sum(e.nbytes for e in workspace_events(trace, deterministic))
 
 
 def device_traces(
@@ -62,8 +77,8 @@ def device_traces(
 ) -> tuple[list[tuple[str, Trace, list[Event]]], list[str]]:
     """(device name, trace, extra events) per distinct device, and notes on the method."""
     notes: list[str] = []
-    per_device = req.batch_size // req.devices if req.strategy == "dp" else req.batch_size
-    main = _trace(cfg, spec, max(per_device, 1), req.precision, notes)
+    per_device = max(req.per_device_batch, 1)
+    main = _trace(cfg, spec, per_device, req.precision, notes)
     if req.strategy == "single":
         return [("cuda:0", main, [])], notes
     if req.strategy == "ddp":
@@ -73,8 +88,8 @@ def device_traces(
         "dp: device 0 holds the optimizer, the gradients, the whole batch and the gathered "
         "outputs; the others a replica and their slice (modelled, approximate)"
     )
-    replica = _trace(cfg, spec, max(per_device, 1), req.precision, notes, replica=True)
-    gathered = _dp_gather(spec, req, main)
+    replica = _trace(cfg, spec, per_device, req.precision, notes, replica=True)
+    gathered = _dp_gather(spec, req)
     others = [(f"cuda:1..{req.devices - 1}", replica, [])] if req.devices > 1 else []
     return [("cuda:0", main, gathered), *others], notes
 
@@ -116,18 +131,13 @@ def _ddp_buckets(trace: Trace) -> list[Event]:
     return events
 
 
-def _dp_gather(spec: DataSpec, req: Request, trace: Trace) -> list[Event]:
+def _dp_gather(spec: DataSpec, req: Request) -> list[Event]:
     """Device 0 under DataParallel: the rest of the batch before scatter, and the outputs
     of every replica gathered for the loss (and their gradient in backward)."""
-    pixels = 1
-    for d in spec.target_shape:
-        pixels *= d
     elem = 2 if req.precision == "fp16" else 4
-    rest = req.batch_size - req.batch_size // req.devices
-    sample = elem
-    for d in spec.input_shape:
-        sample *= d
-    outputs = req.batch_size * spec.n_out * pixels * 4
+    rest = req.batch_size - req.per_device_batch
+    sample = elem * math.prod(spec.input_shape)
+    outputs = req.batch_size * spec.n_out * math.prod(spec.target_shape) * 4
     return [
         Event("alloc", -100, rest * sample, "inputs"),
         Event("alloc", -101, outputs, "activations"),
@@ -154,12 +164,7 @@ def _note_first_iteration(notes: list[str], trace: Trace, peak: Peak) -> None:
 def device_peak(trace: Trace, extra: list[Event], req: Request) -> Peak:
     """Replay one device: extra persistent allocations first, then the traced steps, with
     the cuBLAS workspace from the first matmul on."""
-    head = list(extra)
-    blas = workspaces(trace, req.deterministic)
-    if blas:  # kept for the whole run from the first matmul on; one block per workspace
-        for i in range(trace.blas_threads):
-            head.append(Event("alloc", -200 - i, cublas_workspace(req.deterministic), "workspace"))
-        head.append(Event("alloc", -210, CUBLASLT_WORKSPACE, "workspace"))
+    head = [*extra, *workspace_events(trace, req.deterministic)]
     peak = replay(head + trace.events, trace.host_keys)
     return replace(peak, index=peak.index - len(head))  # an index into trace.events
 

@@ -9,6 +9,8 @@ on the device.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -41,7 +43,7 @@ def formula_trace(
         events.append(Event("alloc", 2, params * optimizer_copies(cfg), "optimizer_states"))
     act_elem = 2 if precision in ("fp16", "amp", "bf16") else 4
     events.append(Event("alloc", 3, _activations(model, spec, batch) * act_elem, "activations"))
-    sample = elem * _numel(spec.input_shape) + 8 * _numel(spec.target_shape)
+    sample = elem * math.prod(spec.input_shape) + 8 * math.prod(spec.target_shape)
     rows = batch if replica else batch + sum(spec.resident.values())
     events.append(Event("alloc", 4, rows * sample, "inputs"))
     return Trace(
@@ -49,16 +51,8 @@ def formula_trace(
         ops={"mm"},  # assume matmuls: their workspaces count
         backward_ops={"mm"},
         parameters=params // elem,
-        param_bytes=params,
         param_sizes=sizes,
     )
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _activations(model: nn.Module, spec: DataSpec, batch: int) -> int:

@@ -22,10 +22,7 @@ def simple_rules(parameters: int, spec: DataSpec, req: Request) -> dict[str, int
     batch; corrected: the same with FP32 = 4 bytes and FP16/BF16 = 2."""
     half = req.precision in ("fp16", "bf16")
     weight = 2 if req.precision == "fp16" else 4  # amp and bf16 autocast keep fp32 weights
-    sample = 1
-    for d in spec.input_shape:
-        sample *= d
-    batch = req.batch_size * sample * (2 if half else 4)
+    batch = req.batch_size * math.prod(spec.input_shape) * (2 if half else 4)
     return {
         "weights_only": parameters * weight,
         "seed_note_as_written": parameters * (4 if half else 8) + batch,
@@ -57,8 +54,7 @@ def gpu_mem_report(cfg: Config, req: Request, gpu_memory: int | None) -> dict[st
     spec, source = data_spec(cfg)
     notes = [] if source == "data" else [source]
     least, why = smallest_traceable_batch(cfg, spec)
-    per_device = req.batch_size // req.devices if req.strategy == "dp" else req.batch_size
-    if per_device < least:
+    if req.per_device_batch < least:
         raise MlcoreError(
             f"--batch-size {req.batch_size}: too small for this model ({why}); training "
             f"refuses it too: use {least * (req.devices if req.strategy == 'dp' else 1)} or more"
@@ -83,7 +79,7 @@ def gpu_mem_report(cfg: Config, req: Request, gpu_memory: int | None) -> dict[st
         return _need(estimate(cfg, spec, with_batch(req, batch * per)), req)
 
     cap = most // per if most is not None else None
-    best, missing = largest_batch(need, gpu_memory, max(1, req.batch_size // per), cap, least)
+    best, missing = largest_batch(need, gpu_memory, req.per_device_batch, cap, least)
     report["max_batch_size"] = best * per if best else 0
     report["max_batch_capped"] = bool(cap and best == cap)
     report["missing_at_batch_1"] = missing

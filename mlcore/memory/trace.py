@@ -59,7 +59,6 @@ class Trace:
     backward_ops: set[str] = field(default_factory=set)
     host_keys: set[int] = field(default_factory=set)  # storages a GPU keeps on the host
     parameters: int = 0  # number of parameters
-    param_bytes: int = 0
     param_sizes: list[int] = field(default_factory=list)  # bytes of each parameter, in order
     starts: list[int] = field(default_factory=list)  # index of each iteration's first event
 
@@ -124,7 +123,7 @@ def trace_step(
 
 
 def _one_iteration(
-    step: SupervisedStep,
+    step,  # SupervisedStep or GanStep: step(x, y)
     model: nn.Module,
     batch: tuple[torch.Tensor, torch.Tensor],
     with_optimizer: bool,
@@ -231,14 +230,13 @@ def _finish(
             key = tracker.key_of(step_count)  # a CPU scalar on CUDA unless capturable/fused
             if key is not None:
                 host.add(key)
-    params = [p for p in model.parameters()]
+    params = list(model.parameters())
     return Trace(
         events=list(tracker.events),  # not the frees when this trace's tensors die later
         ops=tracker.ops,
         backward_ops=tracker.backward_ops,
         host_keys=host,
         parameters=sum(p.numel() for p in params),
-        param_bytes=sum(p.numel() * p.element_size() for p in params),
         param_sizes=[p.numel() * p.element_size() for p in params if p.requires_grad],
     )
 
