@@ -30,6 +30,7 @@ app = typer.Typer(
 
 class _State:
     debug = False
+    left_process_group = False  # this process was a DDP rank: see _exit_rank
 
 
 class Split(str, Enum):
@@ -112,6 +113,7 @@ def train(
     console = _console()
     console.quiet = os.environ.get("RANK", "0") != "0"  # under torchrun only rank 0 speaks
     reporter = ConsoleReporter(console, quiet=quiet)
+    finished = False
     try:
         run, summary = train_run(
             config,
@@ -121,14 +123,15 @@ def train(
             reporter=reporter,
             runs_root=runs_root,
         )
+        finished = True
     except Interrupted as stop:
         console.print(f"interrupted: resume with `mlcore train --resume {stop.args[0]}`")
         raise typer.Exit(130) from None
     except KeyboardInterrupt:  # before training started, or a second Ctrl-C during it
         console.print("interrupted (a run that had started keeps its last checkpoint)")
         raise typer.Exit(130) from None
-    finally:
-        _leave_process_group()
+    finally:  # after a failure the other ranks may be gone: no barrier then
+        _leave_process_group(together=finished)
     if summary:  # empty on the other ranks of a DDP run: rank 0 reports
         _print_summary(console, run.path, summary)
 
@@ -137,11 +140,21 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _leave_process_group() -> None:
+def _leave_process_group(together: bool) -> None:
+    """End this DDP rank's part. `together`: wait at a barrier first, so that no rank reaches
+    interpreter exit while gloo's worker thread still releases the tensors of its last
+    collective: that release takes the GIL, and during finalization it aborts the process
+    ("terminate called without an active exception", pytorch#190489; in torch 2.14
+    destroy_process_group does not join those threads). The barrier narrows that window
+    but cannot close it (the barrier's own work holds the earlier ones), so the rank then
+    leaves without interpreter finalization: `_exit_rank`."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        if together:
+            dist.barrier()
         dist.destroy_process_group()
+        _State.left_process_group = True
 
 
 def _print_summary(console: Any, run_path: Path, summary: dict[str, Any]) -> None:
@@ -386,6 +399,33 @@ def _labelled(label: str, message: str) -> Any:
 
 def main() -> None:
     """Entry point: user errors exit 2 with one line, failed runs 1, interrupts 130."""
+    try:
+        _main()
+    except SystemExit as stop:
+        if _State.left_process_group:
+            _exit_rank(stop.code)
+        raise
+
+
+def _exit_rank(code: int | str | None) -> None:
+    """A DDP rank's exit: everything it writes is written (run files atomically, before
+    this); flush the streams and end without Python's finalization, during which a gloo
+    worker thread still releasing a collective's tensors aborts the process (SIGABRT
+    instead of this status; see _leave_process_group)."""
+    import contextlib
+    import logging
+
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed stream: nothing to save
+            stream.flush()
+    os._exit(code or 0)
+
+
+def _main() -> None:
     from mlcore.errors import RunFailed
 
     try:

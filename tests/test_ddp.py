@@ -12,8 +12,6 @@ import yaml
 
 from mlcore import api
 
-ABORT = "terminate called without an active exception"
-
 
 def _torchrun(torchrun: str, config, runs) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -37,12 +35,8 @@ def test_ddp_on_two_cpu_processes_writes_one_run(tmp_path):
     }))  # fmt: skip
     runs = tmp_path / "runs"
     result = _torchrun(torchrun, config, runs)
-    if result.returncode and ABORT in result.stderr:
-        # Seen once in ~10 full-suite runs on the loaded 2-core machine (and never alone, 6
-        # of 6): a gloo rank aborting in C++ ("terminate called without an active
-        # exception"). One more try; a second abort, or any other failure, still fails.
-        shutil.rmtree(runs, ignore_errors=True)
-        result = _torchrun(torchrun, config, runs)
+    # a rank that aborted at exit (a gloo worker releasing tensors during finalization)
+    # failed here up to 4 runs in 10; mlcore.cli._exit_rank is the fix
     assert result.returncode == 0, result.stderr[-3000:]
     run_dirs = [p.parent for p in runs.rglob("summary.json")]
     assert len(run_dirs) == 1  # only rank 0 writes
