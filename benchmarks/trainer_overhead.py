@@ -23,7 +23,7 @@ from torch import nn
 
 from mlcore.api import SilentReporter
 from mlcore.config import validate
-from mlcore.evaluate import evaluate
+from mlcore.evaluation.evaluate import evaluate
 from mlcore.training.build import build_parts
 from mlcore.training.trainer import Trainer
 

@@ -13,8 +13,9 @@ from typing import Any
 import torch
 
 from mlcore.config import Config, dump, load_config
+from mlcore.config.unused_keys import unused_keys
 from mlcore.errors import MlcoreError
-from mlcore.eval_outputs import write_eval_plots
+from mlcore.evaluation.outputs import write_eval_plots
 from mlcore.plots.curves import plot_curves
 from mlcore.training.build import Parts, build_parts
 from mlcore.training.checkpoint import load_checkpoint
@@ -22,7 +23,6 @@ from mlcore.training.device import Placement, unwrap
 from mlcore.training.resume import check_resume_changes, check_same_data
 from mlcore.training.rundir import RunDir, command_line, create_run_dir
 from mlcore.training.trainer import Interrupted, Reporter, Trainer
-from mlcore.unused_keys import unused_keys
 
 
 class SilentReporter:

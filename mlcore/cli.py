@@ -158,7 +158,7 @@ def _leave_process_group(together: bool) -> None:
 
 
 def _print_summary(console: Any, run_path: Path, summary: dict[str, Any]) -> None:
-    from mlcore.report_table import render_report
+    from mlcore.evaluation.report_table import render_report
 
     best = summary.get("best") or {}
     console.print(
@@ -192,14 +192,14 @@ def eval_(
 ) -> None:
     """Evaluate a run's checkpoint on a split: metrics table, JSON report, plots."""
     from mlcore.api import evaluate_run
-    from mlcore.eval_outputs import write_eval_outputs
+    from mlcore.evaluation.outputs import write_eval_outputs
 
     report, parts = evaluate_run(run_dir, split.value, checkpoint.value)
     written = write_eval_outputs(run_dir, report, parts)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    from mlcore.report_table import render_report
+    from mlcore.evaluation.report_table import render_report
 
     console = _console()
     if report.get("task") == "generation":  # the samples are drawn, not read from a split

@@ -10,7 +10,7 @@ from pathlib import Path
 from mlcore.atomic import atomic_write_text
 from mlcore.config import load_config
 from mlcore.errors import MlcoreError
-from mlcore.judges import denormalize
+from mlcore.evaluation.judges import denormalize
 from mlcore.training.checkpoint import load_checkpoint
 from mlcore.training.device import unwrap
 from mlcore.training.rundir import RunDir

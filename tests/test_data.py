@@ -16,10 +16,10 @@ import torchvision.datasets.cifar
 from PIL import Image
 
 from mlcore.config import DATASET_NAMES, DataConfig, SplitConfig
+from mlcore.config.schema import SchemaError
 from mlcore.data import DATASETS, TensorSplit, build_data, get_dataset
 from mlcore.data.source import labels_of
 from mlcore.errors import MlcoreError
-from mlcore.schema import SchemaError
 
 FIXED_TEST = {"mnist", "fashion_mnist", "cifar10"}  # official test set; val carved from train
 N_TRAIN_FILES, N_TEST_FILES = 60, 20

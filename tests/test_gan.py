@@ -12,7 +12,7 @@ from conftest import InterruptAt
 
 from mlcore import api
 from mlcore.config import validate
-from mlcore.generation_metrics import classifier_report, kl_from_uniform, mixture_report
+from mlcore.evaluation.generation_metrics import classifier_report, kl_from_uniform, mixture_report
 from mlcore.training.build import build_parts
 from mlcore.training.trainer import Interrupted
 

@@ -110,7 +110,7 @@ def test_torchvision_adapts_the_stem_to_the_data():
 
 
 def test_torchvision_names_the_model_keys_it_ignores():
-    from mlcore.unused_keys import unused_keys
+    from mlcore.config.unused_keys import unused_keys
 
     cfg = validate({"model": {"name": "torchvision", "arch": "resnet18", "hidden": [32]}})
     assert unused_keys(cfg, "classification") == [

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from rich.console import Console
 
+from mlcore.evaluation.report_table import render_report
 from mlcore.metrics import classification_report, confusion_matrix, segmentation_report
 from mlcore.plots.confusion import plot_confusion, plot_segmentation
-from mlcore.report_table import render_report
 
 
 def _text(renderables) -> str:

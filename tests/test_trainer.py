@@ -243,7 +243,7 @@ def test_resume_of_an_early_stopped_run_needs_more_patience(cli, tmp_path, write
 
 
 def test_a_crash_marks_the_run_failed(tmp_path, write_config, monkeypatch):
-    from mlcore.tasks import Task
+    from mlcore.evaluation.tasks import Task
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")

@@ -25,10 +25,10 @@ import torch
 from torch import nn
 
 from mlcore.config import Config
+from mlcore.evaluation.tasks import make_task
 from mlcore.memory.tracker import BLAS_OPS, Event, FakeItemMode, TimelineTracker
 from mlcore.models import build_model
 from mlcore.optim import build_optimizer
-from mlcore.tasks import make_task
 from mlcore.training.step import SupervisedStep
 
 

@@ -17,9 +17,9 @@ from torch import nn
 from mlcore.config import Config
 from mlcore.data import DataBundle, build_data, make_loader
 from mlcore.errors import MlcoreError
+from mlcore.evaluation.tasks import GenerationTask, Task, make_task, monitor_names
 from mlcore.models import build_model, smallest_batch
 from mlcore.optim import Schedule, build_optimizer, build_scheduler
-from mlcore.tasks import GenerationTask, Task, make_task, monitor_names
 from mlcore.training.device import Placement, place, unwrap, wrap_model
 from mlcore.training.gan_parts import (
     build_gan_step,

@@ -13,8 +13,8 @@ from torch import nn
 from mlcore.config import Config, OptimizerConfig
 from mlcore.data import DataBundle, TensorSplit
 from mlcore.errors import MlcoreError
+from mlcore.evaluation.tasks import GenerationTask
 from mlcore.optim import build_optimizer
-from mlcore.tasks import GenerationTask
 from mlcore.training.device import Placement
 from mlcore.training.gan_step import GanStep
 
@@ -40,7 +40,7 @@ def check_gan(cfg: Config, placement: Placement) -> None:
 
 def generation_task(cfg: Config, data: DataBundle, cache_dir: Path | None) -> GenerationTask:
     """A mixture's known centres judge 2-D samples; a classifier judges labelled images."""
-    from mlcore import judges
+    from mlcore.evaluation import judges
     from mlcore.plots.samples import plot_grid, plot_scatter
 
     if data.task == "generation" and "centres" in data.info:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import torch
 
 from mlcore.errors import RunFailed
-from mlcore.tasks import VAL_METRICS
+from mlcore.evaluation.tasks import VAL_METRICS
 from mlcore.training.build import Parts
 from mlcore.training.checkpoint import rng_state, save_checkpoint, set_rng_state
 from mlcore.training.device import unwrap

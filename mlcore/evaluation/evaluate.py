@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mlcore.tasks import Task
+from mlcore.evaluation.tasks import Task
 
 
 @torch.no_grad()

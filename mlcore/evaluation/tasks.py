@@ -4,7 +4,7 @@ Classification: cross-entropy over C logits, binary included (two logits, so the
 `binary` section can name either class positive). Regression: mean squared error, the
 cost of the seed note's linear regression. Segmentation: per-pixel cross-entropy that skips
 `eval.ignore_index`. Generation (a GAN): no loss to validate; validation draws a fixed batch
-of samples and a judge scores it (mlcore/judges.py, mlcore/generation_metrics.py).
+of samples and a judge scores it (judges.py, generation_metrics.py).
 """
 
 from __future__ import annotations
@@ -19,12 +19,8 @@ import torch
 from torch import nn
 
 from mlcore.config import EvalConfig
-from mlcore.metrics import (
-    ConfusionAccumulator,
-    RegressionAccumulator,
-    classification_report,
-    segmentation_report,
-)
+from mlcore.evaluation.accumulators import ConfusionAccumulator, RegressionAccumulator
+from mlcore.evaluation.metrics import classification_report, segmentation_report
 
 # Validation metrics each task logs per epoch, as `val/<name>`; the first is the default
 # thing to report in `mlcore runs`.
@@ -72,7 +68,7 @@ class Task:
     def evaluate(
         self, model: nn.Module, loader: Any, device: torch.device, distributed: bool = False
     ) -> tuple[dict[str, Any], float]:
-        from mlcore.evaluate import evaluate
+        from mlcore.evaluation.evaluate import evaluate
 
         return evaluate(model, loader, self, device, distributed)
 
@@ -138,7 +134,7 @@ class GenerationTask:
         return {"task": self.name, "num_samples": self.eval_cfg.num_samples, **report}, math.nan
 
     def val_metrics(self, report: dict) -> dict[str, float]:
-        from mlcore.generation_metrics import headline
+        from mlcore.evaluation.generation_metrics import headline
 
         return headline(report)
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from mlcore.config import EvalConfig
 from mlcore.data import DataBundle, make_loader
-from mlcore.generation_metrics import classifier_report, mixture_report
+from mlcore.evaluation.generation_metrics import classifier_report, mixture_report
 from mlcore.models.cnn import CNN
 from mlcore.training.checkpoint import load_checkpoint, save_checkpoint
 
