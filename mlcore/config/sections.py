@@ -95,11 +95,19 @@ class DataConfig:
     normalize: bool = True
     dedupe: bool = False
     batch_size: int = 64
+    # validation and test batches: inference keeps no activations for backward, so larger
+    # batches cost little memory and save per-batch overhead; null: max(batch_size, 256)
+    eval_batch_size: int | None = None
     num_workers: int = 0
 
     def __post_init__(self) -> None:
         _named(self.name, DATASET_NAMES, "dataset")
         check(self.batch_size >= 1, "batch_size", "must be >= 1")
+        check(
+            self.eval_batch_size is None or self.eval_batch_size >= 1,
+            "eval_batch_size",
+            "must be >= 1, or null for max(batch_size, 256)",
+        )
         check(self.num_workers >= 0, "num_workers", "must be >= 0")
         check(self.n_samples is None or self.n_samples >= 10, "n_samples", "must be >= 10")
         check(self.noise is None or self.noise >= 0, "noise", "must be >= 0")

@@ -69,6 +69,11 @@ def _gan_unused(cfg: Config, task: str) -> list[str]:
         found.append("trainer.sample_every has no effect outside generation (a gan)")
     if task != "generation":
         return found
+    if cfg.data.eval_batch_size is not None:  # a GAN validates on samples, not on batches
+        found.append(
+            "data.eval_batch_size has no effect on a gan (it validates on eval.num_samples "
+            "generated samples)"
+        )
     for key in ("l1", "l2"):
         if getattr(cfg.regularization, key):
             found.append(f"regularization.{key} has no effect on a gan")

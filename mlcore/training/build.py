@@ -87,18 +87,33 @@ def _task(cfg: Config, data: DataBundle) -> Task:
     return task
 
 
+# The smallest default evaluation batch: inference keeps no activations for backward, so a
+# larger batch costs little memory and pays the per-batch overhead (one Python call per
+# layer, the accumulator's update) fewer times.
+EVAL_BATCH_SIZE = 256
+
+
+def eval_batch_size(cfg: Config) -> int:
+    """data.eval_batch_size, or max(data.batch_size, 256) when it is null. In eval() mode a
+    sample's output does not depend on its batch (batchnorm uses running statistics), so
+    only the float summation order of the mean loss can differ."""
+    if cfg.data.eval_batch_size is not None:
+        return cfg.data.eval_batch_size
+    return max(cfg.data.batch_size, EVAL_BATCH_SIZE)
+
+
 def _loader(cfg: Config, data: DataBundle, name: str, placement: Placement, least: int = 2) -> Any:
     """Training batches are shuffled and equal across ranks (DDP steps in lockstep); a final
     batch smaller than the model takes is dropped: one sample (batchnorm cannot normalize
-    it), or less than a GAN's packs. Evaluation batches are in order and disjoint across
-    ranks: no sample counted twice."""
+    it), or less than a GAN's packs. Evaluation batches are in order, of eval_batch_size,
+    and disjoint across ranks: no sample counted twice."""
     train = name == "train"
     split = getattr(data, name)
     n = len(split) // placement.world_size
     rest = n % cfg.data.batch_size
     return make_loader(
         split,
-        cfg.data.batch_size,
+        cfg.data.batch_size if train else eval_batch_size(cfg),
         shuffle=train,
         seed=cfg.run.seed,
         device=placement.device,

@@ -15,6 +15,7 @@ from mlcore.training.build import Parts
 RESUMABLE_KEYS = (
     "trainer.epochs", "trainer.early_stopping.patience", "trainer.early_stopping.min_delta",
     "trainer.log_grad_norms", "trainer.device", "data.num_workers", "trainer.sample_every",
+    "data.eval_batch_size",
 )  # fmt: skip
 
 

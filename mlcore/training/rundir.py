@@ -44,9 +44,14 @@ class RunDir:
             raise MlcoreError(f"{self.summary}: unreadable ({err})") from None
 
     def update_summary(self, **fields: Any) -> dict[str, Any]:
+        """Merge `fields` into summary.json; the file is rewritten (atomically, fsynced) only
+        when its text changes."""
         summary = self.read_summary() if self.summary.exists() else {}
+        before = json.dumps(summary, indent=2, default=_jsonable) + "\n"
         summary.update(fields)
-        atomic_write_text(self.summary, json.dumps(summary, indent=2, default=_jsonable) + "\n")
+        text = json.dumps(summary, indent=2, default=_jsonable) + "\n"
+        if text != before or not self.summary.exists():
+            atomic_write_text(self.summary, text)
         return summary
 
     # -- metrics.csv ----------------------------------------------------------------

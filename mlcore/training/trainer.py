@@ -15,6 +15,7 @@ from mlcore.errors import RunFailed
 from mlcore.evaluation.tasks import VAL_METRICS
 from mlcore.training.build import Parts
 from mlcore.training.checkpoint import rng_state, save_checkpoint, set_rng_state
+from mlcore.training.checkpoint_writer import CheckpointWriter, snapshot
 from mlcore.training.device import unwrap
 from mlcore.training.grad_health import GradHealth
 from mlcore.training.monitor import Monitor
@@ -62,6 +63,7 @@ class Trainer:
         self.sums = dict.fromkeys(self.step.columns, 0.0)  # sums of the epoch in progress
         self.seconds = 0.0  # training time of the epoch in progress
         self._stop_requested = False
+        self.writer = CheckpointWriter()  # checkpoints are written while the next epoch trains
         val = [f"val/{m}" for m in VAL_METRICS[parts.task.name]]
         grads = self.health.columns if self.health else []
         losses = [f"train/{name}" for name in self.step.columns]
@@ -111,16 +113,35 @@ class Trainer:
         self.stopper.load_state_dict(state["early_stopping"])
         set_rng_state(state["rng"])
 
-    def _save(self, *which: str) -> None:
-        """One state (weights, optimizer, RNG...) gathered once, written to each file."""
-        if self.run is not None and self.p.placement.is_main:
-            state = self.state_dict()
-            for name in which:
-                save_checkpoint(self.run.checkpoint(name), state)
+    def _save(self, *which: str, summary: dict[str, Any] | None = None) -> None:
+        """One state (weights, optimizer, RNG...) gathered once, written to each file in the
+        background; then `summary` into summary.json, so that it never names an epoch that
+        last.pt does not hold yet. fit() waits for the write before it returns or raises."""
+        if self.run is None or not self.p.placement.is_main:
+            return
+        state = snapshot(self.state_dict())  # the next step changes the live tensors
+        paths = [self.run.checkpoint(name) for name in which]
+        run = self.run
+
+        def write() -> None:
+            for path in paths:
+                save_checkpoint(path, state)
+            if summary is not None:
+                run.update_summary(**summary)
+
+        self.writer.submit(write)
 
     # -- the loop -------------------------------------------------------------------------
     def fit(self) -> str:
-        """Train to the end; return the final status (completed or early_stopped)."""
+        """Train to the end; return the final status (completed or early_stopped). However
+        it ends (returns, stops, fails), the last checkpoint submitted is on disk by then, or
+        the error of its write is raised."""
+        try:
+            return self._fit()
+        finally:
+            self.writer.wait()
+
+    def _fit(self) -> str:
         epochs = self.p.config.trainer.epochs
         with self._catch_signals():
             while self.epoch <= epochs:
@@ -214,11 +235,14 @@ class Trainer:
         )
         # last.pt after the metrics row: a kill in between is mended on resume, which keeps
         # only the rows of the epochs the checkpoint holds.
-        self._save(*(("last", "best") if improved else ("last",)))
-        if self.run is not None and self.p.placement.is_main:
-            self.run.update_summary(
-                status="running", epochs_completed=completed, best=self.best_summary()
-            )
+        self._save(
+            *(("last", "best") if improved else ("last",)),
+            summary={
+                "status": "running",
+                "epochs_completed": completed,
+                "best": self.best_summary(),
+            },
+        )
         line = format_row(row, self.p.config.trainer.epochs) + ("  *best" if improved else "")
         self.reporter.epoch_end(row, improved)
         self._log(line)
