@@ -1,0 +1,134 @@
+"""Checkpoints written off the training thread: snapshot, order, errors, and the trainer's
+files (last.pt every epoch, loadable after an interrupt, the state of its own epoch)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import torch
+from conftest import InterruptAt
+
+from mlcore import api
+from mlcore.training import trainer as trainer_module
+from mlcore.training.checkpoint_writer import CheckpointWriter, snapshot
+from mlcore.training.trainer import Interrupted
+
+MOONS = {
+    "run": {"name": "w", "seed": 3},
+    "data": {"name": "moons", "n_samples": 300, "noise": 0.2, "batch_size": 16},
+    "model": {"name": "mlp", "hidden": [16, 16], "dropout": 0.2, "batchnorm": True},
+    "optimizer": {"name": "adam", "lr": 0.01},
+    "trainer": {"epochs": 2, "device": "cpu"},
+}
+
+
+def test_snapshot_does_not_follow_in_place_changes():
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters())
+    model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    live = {"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": (1, [2, 3])}
+    snap = snapshot(live)
+    before = {k: v.clone() for k, v in live["model"].items()}
+    with torch.no_grad():
+        model.weight.add_(1.0)  # what the next training step does to the live tensors
+    opt.step()
+    live["rng"][1].append(4)
+    for key, value in snap["model"].items():
+        assert torch.equal(value, before[key]) and value.device.type == "cpu"
+    assert not torch.equal(snap["model"]["weight"], model.weight.detach())
+    assert snap["optimizer"]["state"][0]["step"] == 1 and snap["rng"] == (1, [2, 3])
+
+
+def test_one_write_in_flight_and_in_order(tmp_path):
+    writer, log, release = CheckpointWriter(), [], threading.Event()
+
+    def first() -> None:
+        release.wait(5)
+        time.sleep(0.05)
+        log.append("first")
+
+    writer.submit(first)
+    threading.Timer(0.1, release.set).start()
+    writer.submit(lambda: log.append("second"))  # waits for `first` before it starts
+    assert log[0] == "first"
+    writer.wait()
+    assert log == ["first", "second"]
+
+
+def test_a_failed_write_is_raised_in_the_caller_once():
+    writer, ran = CheckpointWriter(), []
+
+    def fail() -> None:
+        raise OSError(28, "No space left on device")
+
+    writer.submit(fail)
+    with pytest.raises(OSError, match="No space left"):
+        writer.submit(lambda: ran.append(1))  # the next write does not start
+    assert ran == []
+    writer.wait()  # raised once, then the writer is usable again
+    writer.submit(lambda: ran.append(2))
+    writer.wait()
+    assert ran == [2]
+
+
+def test_a_failed_checkpoint_write_fails_the_run(tmp_path, write_config, monkeypatch):
+    def full_disk(path, state):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        api.train(write_config(MOONS), run_dir=tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "failed" and "No space left" in summary["error"]
+
+
+def test_an_interrupt_leaves_a_loadable_last_checkpoint(tmp_path, write_config):
+    with pytest.raises(Interrupted):
+        api.train(write_config(MOONS), run_dir=tmp_path / "run", reporter=InterruptAt(20))
+    run = tmp_path / "run"
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert (state["epoch"], state["batch"], state["step"]) == (2, 6, 20)  # 14 batches an epoch
+    assert not [p for p in run.rglob("*") if ".tmp" in p.name]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["epochs_completed"] == 1
+
+
+def test_a_slow_write_saves_the_state_of_its_own_epoch(tmp_path, write_config, monkeypatch):
+    """The epoch-1 last.pt is written while epoch 2 trains; it must hold epoch 1's weights."""
+    one, _ = api.train(
+        write_config({**MOONS, "trainer": {"epochs": 1, "device": "cpu"}}),
+        run_dir=tmp_path / "one",
+    )
+    save, kept = trainer_module.save_checkpoint, {}
+
+    def slow(path, state):
+        time.sleep(0.3)  # epoch 2 trains meanwhile, changing the live tensors in place
+        save(path, state)
+        if path.name == "last.pt":
+            kept.setdefault(state["epoch"], torch.load(path, weights_only=True))
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", slow)
+    api.train(write_config(MOONS), run_dir=tmp_path / "two")
+    reference = torch.load(one.last, weights_only=True)
+    for key in ("model", "optimizer"):
+        torch.testing.assert_close(kept[2][key], reference[key], rtol=0, atol=0)
+    final = torch.load(tmp_path / "two" / "checkpoints" / "last.pt", weights_only=True)
+    assert final["epoch"] == 3  # and epoch 2 did change the weights that kept[2] holds
+    assert not all(torch.equal(final["model"][k], v) for k, v in reference["model"].items())
+
+
+def test_summary_is_rewritten_only_when_it_changes(tmp_path):
+    from mlcore.training.rundir import create_run_dir
+
+    run = create_run_dir(tmp_path, "s", "run: {}\n")
+    run.update_summary(status="running", epochs_completed=1)
+    inode = run.summary.stat().st_ino  # an atomic rewrite is a new file (temp + rename)
+    assert run.update_summary(status="running")["epochs_completed"] == 1
+    assert run.summary.stat().st_ino == inode
+    run.update_summary(epochs_completed=2)
+    assert run.summary.stat().st_ino != inode
+    assert json.loads(run.summary.read_text())["epochs_completed"] == 2
