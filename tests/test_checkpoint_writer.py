@@ -132,3 +132,37 @@ def test_summary_is_rewritten_only_when_it_changes(tmp_path):
     run.update_summary(epochs_completed=2)
     assert run.summary.stat().st_ino != inode
     assert json.loads(run.summary.read_text())["epochs_completed"] == 2
+
+
+def test_no_write_is_in_flight_when_workers_are_forked(tmp_path, write_config, monkeypatch):
+    from test_data import write_images
+    from torch.utils.data import DataLoader
+
+    from mlcore.data import loader as loader_module
+
+    write_images(tmp_path / "images")
+    writing_at_fork = []
+
+    class Recording(DataLoader):
+        def __iter__(self):
+            names = [t.name for t in threading.enumerate()]
+            writing_at_fork.append("mlcore-checkpoint-writer" in names)
+            return super().__iter__()
+
+    save = trainer_module.save_checkpoint
+
+    def slow(path, state):
+        time.sleep(0.3)  # still writing when the next epoch would start its workers
+        save(path, state)
+
+    monkeypatch.setattr(loader_module, "DataLoader", Recording)
+    monkeypatch.setattr(trainer_module, "save_checkpoint", slow)
+    tree = {
+        "data": {"name": "image_folder", "root": str(tmp_path / "images"), "batch_size": 4,
+                 "num_workers": 1, "split": {"train": 0.5, "val": 0.25, "test": 0.25}},
+        "model": {"name": "mlp", "hidden": [8]},
+        "trainer": {"epochs": 2, "device": "cpu", "log_grad_norms": False},
+    }  # fmt: skip
+    _, summary = api.train(write_config(tree), run_dir=tmp_path / "run")
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 2
+    assert len(writing_at_fork) >= 4 and not any(writing_at_fork)

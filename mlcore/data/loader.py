@@ -77,6 +77,11 @@ class BatchLoader:
         if self.in_memory:  # once, not per batch
             self.x, self.y = split.x.to(device), split.y.to(device)
 
+    @property
+    def forks_workers(self) -> bool:
+        """Whether an epoch starts worker processes (a lazy split with num_workers > 0)."""
+        return not self.in_memory and self.num_workers > 0
+
     def __len__(self) -> int:
         if self.drop_last:
             return self.num_samples // self.batch_size

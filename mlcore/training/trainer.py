@@ -160,6 +160,10 @@ class Trainer:
 
     def _train_epoch(self) -> None:
         loader = self.p.loaders["train"]
+        if any(split.forks_workers for split in self.p.loaders.values()):
+            # a child forked while another thread holds a lock can hang on it: no write is in
+            # flight while this epoch (training, then validation) starts worker processes
+            self.writer.wait()
         model = self.p.model
         model.train()
         self.reporter.epoch_start(self.epoch, self.p.config.trainer.epochs, len(loader), self.batch)
