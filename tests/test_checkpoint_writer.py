@@ -12,6 +12,7 @@ import torch
 from conftest import InterruptAt
 
 from mlcore import api
+from mlcore.errors import RunFailed
 from mlcore.training import trainer as trainer_module
 from mlcore.training.checkpoint_writer import CheckpointWriter, snapshot
 from mlcore.training.trainer import Interrupted
@@ -80,10 +81,11 @@ def test_a_failed_checkpoint_write_fails_the_run(tmp_path, write_config, monkeyp
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(trainer_module, "save_checkpoint", full_disk)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(RunFailed, match=r"last\.pt: cannot write the checkpoint .*No space left"):
         api.train(write_config(MOONS), run_dir=tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "failed" and "No space left" in summary["error"]
+    assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
 
 
 def test_an_interrupt_leaves_a_loadable_last_checkpoint(tmp_path, write_config):

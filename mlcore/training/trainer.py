@@ -119,13 +119,17 @@ class Trainer:
         last.pt does not hold yet. fit() waits for the write before it returns or raises."""
         if self.run is None or not self.p.placement.is_main:
             return
+        self.writer.wait()  # first: the previous snapshot is freed before this one is taken
         state = snapshot(self.state_dict())  # the next step changes the live tensors
         paths = [self.run.checkpoint(name) for name in which]
         run = self.run
 
         def write() -> None:
             for path in paths:
-                save_checkpoint(path, state)
+                try:
+                    save_checkpoint(path, state)
+                except OSError as err:  # a full disk, a removed directory: the run fails
+                    raise RunFailed(f"{path}: cannot write the checkpoint ({err})") from None
             if summary is not None:
                 run.update_summary(**summary)
 
