@@ -56,8 +56,21 @@ def test_one_write_in_flight_and_in_order(tmp_path):
     threading.Timer(0.1, release.set).start()
     writer.submit(lambda: log.append("second"))  # waits for `first` before it starts
     assert log[0] == "first"
-    writer.wait()
+    writer.close()
     assert log == ["first", "second"]
+
+
+def writer_threads() -> int:
+    return sum(t.name == "mlcore-checkpoint-writer" for t in threading.enumerate())
+
+
+def test_close_ends_the_thread_after_its_write_and_submit_restarts_it(tmp_path):
+    writer, before = CheckpointWriter(), writer_threads()
+    for name in ("a", "b"):
+        writer.submit(lambda name=name: (time.sleep(0.1), (tmp_path / name).write_text(name)))
+        assert writer_threads() == before + 1  # one thread for every write
+        writer.close()
+        assert (tmp_path / name).read_text() == name and writer_threads() == before
 
 
 def test_a_failed_write_is_raised_in_the_caller_once():
@@ -72,7 +85,7 @@ def test_a_failed_write_is_raised_in_the_caller_once():
     assert ran == []
     writer.wait()  # raised once, then the writer is usable again
     writer.submit(lambda: ran.append(2))
-    writer.wait()
+    writer.close()
     assert ran == [2]
 
 
@@ -143,12 +156,11 @@ def test_no_write_is_in_flight_when_workers_are_forked(tmp_path, write_config, m
     from mlcore.data import loader as loader_module
 
     write_images(tmp_path / "images")
-    writing_at_fork = []
+    writing_at_fork, before = [], writer_threads()
 
     class Recording(DataLoader):
         def __iter__(self):
-            names = [t.name for t in threading.enumerate()]
-            writing_at_fork.append("mlcore-checkpoint-writer" in names)
+            writing_at_fork.append(writer_threads() > before)
             return super().__iter__()
 
     save = trainer_module.save_checkpoint

@@ -12,11 +12,14 @@ disk) is raised in the training thread, at the next `submit` or `wait`.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import torch
+
+_ATOMS = (int, float, bool, str, type(None))
 
 
 def snapshot(value: Any) -> Any:
@@ -27,44 +30,71 @@ def snapshot(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: snapshot(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
+        if all(type(item) in _ATOMS for item in value):  # Python's RNG state: 625 ints
+            return value if isinstance(value, tuple) else list(value)
         return type(value)(snapshot(item) for item in value)
     return value
 
 
 class CheckpointWriter:
-    """Runs write jobs in a background thread, one at a time, in order."""
+    """Runs write jobs on one background thread, one at a time, in order.
+
+    The thread is started once and kept: starting a thread per write made the training thread
+    wait for the new thread to be scheduled (a few ms an epoch on a busy machine). `close`
+    ends it (Trainer.fit does, however it ends, after the last write); it is a daemon so that
+    a trainer dropped without `close` cannot keep the interpreter alive.
+    """
 
     def __init__(self) -> None:
-        self._thread: threading.Thread | None = None
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._idle = threading.Event()
+        self._idle.set()
         self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
 
     def submit(self, job: Callable[[], None]) -> None:
-        """Wait for the previous job (raising its error), then start `job` in the background.
+        """Wait for the previous job (raising its error), then hand `job` to the thread.
         The job must own its data (see `snapshot`)."""
         self.wait()
-        # Not a daemon: an interpreter that exits while a write is in flight finishes it
-        # first, so the file on disk is the old one or the new one, never none.
-        self._thread = threading.Thread(
-            target=self._run, args=(job,), name="mlcore-checkpoint-writer"
-        )
-        self._thread.start()
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._serve, name="mlcore-checkpoint-writer", daemon=True
+            )
+            self._thread.start()
+        self._idle.clear()
+        self._jobs.put(job)
 
     def wait(self) -> None:
         """Block until no write is in flight; raise the error of a failed one (once)."""
-        if self._thread is not None:
-            try:
-                self._thread.join()
-            except KeyboardInterrupt:  # a Ctrl-C here waits the few ms for the file first:
-                self._thread.join()  # the run's summary must not race the write it follows
-                raise
-            finally:
-                self._thread = None
+        try:
+            self._idle.wait()
+        except KeyboardInterrupt:  # a Ctrl-C here waits the few ms for the file first:
+            self._idle.wait()  # the run's summary must not race the write it follows
+            raise
         error, self._error = self._error, None
         if error is not None:
             raise error
 
-    def _run(self, job: Callable[[], None]) -> None:
+    def close(self) -> None:
+        """Wait for the write in flight (raising its error), then end the thread: before
+        forking worker processes, and when training ends. A later `submit` starts a new one."""
         try:
-            job()
-        except BaseException as err:  # handed to the training thread by wait()
-            self._error = err
+            self.wait()
+        finally:
+            if self._thread is not None:
+                self._jobs.put(None)
+                self._thread.join()
+                self._thread = None
+
+    def _serve(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                job()
+            except BaseException as err:  # handed to the training thread by wait()
+                self._error = err
+            finally:
+                del job  # the snapshot is freed now, not when the next job arrives
+                self._idle.set()

@@ -143,7 +143,7 @@ class Trainer:
         try:
             return self._fit()
         finally:
-            self.writer.wait()
+            self.writer.close()
 
     def _fit(self) -> str:
         epochs = self.p.config.trainer.epochs
@@ -165,9 +165,9 @@ class Trainer:
     def _train_epoch(self) -> None:
         loader = self.p.loaders["train"]
         if any(split.forks_workers for split in self.p.loaders.values()):
-            # a child forked while another thread holds a lock can hang on it: no write is in
-            # flight while this epoch (training, then validation) starts worker processes
-            self.writer.wait()
+            # a child forked while another thread holds a lock can hang on it: no writer
+            # thread while this epoch (training, then validation) starts worker processes
+            self.writer.close()
         model = self.p.model
         model.train()
         self.reporter.epoch_start(self.epoch, self.p.config.trainer.epochs, len(loader), self.batch)
