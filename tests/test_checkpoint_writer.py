@@ -1,5 +1,6 @@
-"""Checkpoints written off the training thread: snapshot, order, errors, and the trainer's
-files (last.pt every epoch, loadable after an interrupt, the state of its own epoch)."""
+"""Checkpoints written off the training thread: bytes taken at once, order, errors, and
+the trainer's files (last.pt every epoch, loadable after an interrupt, the state of its own
+epoch)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from conftest import InterruptAt
 from mlcore import api
 from mlcore.errors import RunFailed
 from mlcore.training import trainer as trainer_module
-from mlcore.training.checkpoint_writer import CheckpointWriter, snapshot
+from mlcore.training.checkpoint import checkpoint_bytes, write_checkpoint
+from mlcore.training.checkpoint_writer import CheckpointWriter
 from mlcore.training.trainer import Interrupted
 
 MOONS = {
@@ -26,22 +28,21 @@ MOONS = {
 }
 
 
-def test_snapshot_does_not_follow_in_place_changes():
+def test_checkpoint_bytes_do_not_follow_in_place_changes(tmp_path):
     model = torch.nn.Linear(3, 2)
     opt = torch.optim.Adam(model.parameters())
     model(torch.ones(1, 3)).sum().backward()
     opt.step()
-    live = {"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": (1, [2, 3])}
-    snap = snapshot(live)
-    before = {k: v.clone() for k, v in live["model"].items()}
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    data = checkpoint_bytes({"model": model.state_dict(), "optimizer": opt.state_dict()})
     with torch.no_grad():
         model.weight.add_(1.0)  # what the next training step does to the live tensors
     opt.step()
-    live["rng"][1].append(4)
-    for key, value in snap["model"].items():
-        assert torch.equal(value, before[key]) and value.device.type == "cpu"
-    assert not torch.equal(snap["model"]["weight"], model.weight.detach())
-    assert snap["optimizer"]["state"][0]["step"] == 1 and snap["rng"] == (1, [2, 3])
+    write_checkpoint(tmp_path / "last.pt", data)
+    saved = torch.load(tmp_path / "last.pt", weights_only=True)
+    for key, value in saved["model"].items():
+        assert torch.equal(value, before[key])
+    assert saved["optimizer"]["state"][0]["step"] == 1
 
 
 def test_one_write_in_flight_and_in_order(tmp_path):
@@ -90,10 +91,10 @@ def test_a_failed_write_is_raised_in_the_caller_once():
 
 
 def test_a_failed_checkpoint_write_fails_the_run(tmp_path, write_config, monkeypatch):
-    def full_disk(path, state):
+    def full_disk(path, data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(trainer_module, "save_checkpoint", full_disk)
+    monkeypatch.setattr(trainer_module, "write_checkpoint", full_disk)
     with pytest.raises(RunFailed, match=r"last\.pt: cannot write the checkpoint .*No space left"):
         api.train(write_config(MOONS), run_dir=tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
@@ -118,15 +119,16 @@ def test_a_slow_write_saves_the_state_of_its_own_epoch(tmp_path, write_config, m
         write_config({**MOONS, "trainer": {"epochs": 1, "device": "cpu"}}),
         run_dir=tmp_path / "one",
     )
-    save, kept = trainer_module.save_checkpoint, {}
+    write, kept = trainer_module.write_checkpoint, {}
 
-    def slow(path, state):
+    def slow(path, data):
         time.sleep(0.3)  # epoch 2 trains meanwhile, changing the live tensors in place
-        save(path, state)
+        write(path, data)
         if path.name == "last.pt":
-            kept.setdefault(state["epoch"], torch.load(path, weights_only=True))
+            state = torch.load(path, weights_only=True)
+            kept.setdefault(state["epoch"], state)
 
-    monkeypatch.setattr(trainer_module, "save_checkpoint", slow)
+    monkeypatch.setattr(trainer_module, "write_checkpoint", slow)
     api.train(write_config(MOONS), run_dir=tmp_path / "two")
     reference = torch.load(one.last, weights_only=True)
     for key in ("model", "optimizer"):
@@ -163,14 +165,14 @@ def test_no_write_is_in_flight_when_workers_are_forked(tmp_path, write_config, m
             writing_at_fork.append(writer_threads() > before)
             return super().__iter__()
 
-    save = trainer_module.save_checkpoint
+    write = trainer_module.write_checkpoint
 
-    def slow(path, state):
+    def slow(path, data):
         time.sleep(0.3)  # still writing when the next epoch would start its workers
-        save(path, state)
+        write(path, data)
 
     monkeypatch.setattr(loader_module, "DataLoader", Recording)
-    monkeypatch.setattr(trainer_module, "save_checkpoint", slow)
+    monkeypatch.setattr(trainer_module, "write_checkpoint", slow)
     tree = {
         "data": {"name": "image_folder", "root": str(tmp_path / "images"), "batch_size": 4,
                  "num_workers": 1, "split": {"train": 0.5, "val": 0.25, "test": 0.25}},

@@ -6,6 +6,7 @@ at any moment leaves either the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,19 @@ from mlcore.errors import MlcoreError
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    atomic_write_bytes(path, lambda f: torch.save(state, f))
+    write_checkpoint(path, checkpoint_bytes(state))
+
+
+def checkpoint_bytes(state: dict[str, Any]) -> bytes:
+    """The file's content, serialized now: a copy that later in-place changes to the tensors
+    (the next training step) cannot reach, so it can be written out on another thread."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def write_checkpoint(path: Path, data: bytes) -> None:
+    atomic_write_bytes(path, lambda f: f.write(data))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -2,12 +2,16 @@
 
 On the digits MLP, writing last.pt (and summary.json) took about a third of each epoch,
 nearly all of it waiting for fsync: the disk, not the CPU. A writer thread does that wait
-while the next epoch trains. What it writes is a snapshot: state_dict() tensors alias the
-live parameters and optimizer state, which the next step changes in place, so every tensor
-is copied to the CPU before the thread gets it. At most one write is in flight: `submit`
-first waits for the previous one, so the files are written in the order they were
-submitted and last.pt never lags more than one epoch behind. An error in the writer (a full
-disk) is raised in the training thread, at the next `submit` or `wait`.
+while the next epoch trains. The trainer hands it bytes, not tensors: state_dict() tensors
+alias the live parameters and optimizer state, which the next step changes in place, so the
+checkpoint is serialized on the training thread (checkpoint.checkpoint_bytes, under a
+millisecond for that MLP). Serializing on the writer instead would hold the GIL there in
+bursts that stall the training thread's every return from a torch op.
+
+At most one write is in flight: `submit` first waits for the previous one, so the files are
+written in the order they were submitted and last.pt never lags more than one epoch behind.
+An error in the writer (a full disk) is raised in the training thread, at the next
+`submit`, `wait` or `close`.
 """
 
 from __future__ import annotations
@@ -15,25 +19,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
-
-import torch
-
-_ATOMS = (int, float, bool, str, type(None))
-
-
-def snapshot(value: Any) -> Any:
-    """A copy of a checkpoint tree that nothing in training can change: every tensor copied to
-    the CPU, every dict, list and tuple rebuilt; other leaves (numbers, strings) are immutable."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().to("cpu", copy=True)
-    if isinstance(value, dict):
-        return {key: snapshot(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        if all(type(item) in _ATOMS for item in value):  # Python's RNG state: 625 ints
-            return value if isinstance(value, tuple) else list(value)
-        return type(value)(snapshot(item) for item in value)
-    return value
 
 
 class CheckpointWriter:
@@ -54,7 +39,7 @@ class CheckpointWriter:
 
     def submit(self, job: Callable[[], None]) -> None:
         """Wait for the previous job (raising its error), then hand `job` to the thread.
-        The job must own its data (see `snapshot`)."""
+        The job must own its data: nothing the training thread changes afterwards."""
         self.wait()
         if self._thread is None:
             self._thread = threading.Thread(
@@ -96,5 +81,5 @@ class CheckpointWriter:
             except BaseException as err:  # handed to the training thread by wait()
                 self._error = err
             finally:
-                del job  # the snapshot is freed now, not when the next job arrives
+                del job  # its data is freed now, not when the next job arrives
                 self._idle.set()

@@ -14,8 +14,13 @@ import torch
 from mlcore.errors import RunFailed
 from mlcore.evaluation.tasks import VAL_METRICS
 from mlcore.training.build import Parts
-from mlcore.training.checkpoint import rng_state, save_checkpoint, set_rng_state
-from mlcore.training.checkpoint_writer import CheckpointWriter, snapshot
+from mlcore.training.checkpoint import (
+    checkpoint_bytes,
+    rng_state,
+    set_rng_state,
+    write_checkpoint,
+)
+from mlcore.training.checkpoint_writer import CheckpointWriter
 from mlcore.training.device import unwrap
 from mlcore.training.grad_health import GradHealth
 from mlcore.training.monitor import Monitor
@@ -119,15 +124,15 @@ class Trainer:
         last.pt does not hold yet. fit() waits for the write before it returns or raises."""
         if self.run is None or not self.p.placement.is_main:
             return
-        self.writer.wait()  # first: the previous snapshot is freed before this one is taken
-        state = snapshot(self.state_dict())  # the next step changes the live tensors
+        self.writer.wait()  # first: the previous bytes are freed before these are made
+        data = checkpoint_bytes(self.state_dict())  # now: the next step changes the tensors
         paths = [self.run.checkpoint(name) for name in which]
         run = self.run
 
         def write() -> None:
             for path in paths:
                 try:
-                    save_checkpoint(path, state)
+                    write_checkpoint(path, data)
                 except OSError as err:  # a full disk, a removed directory: the run fails
                     raise RunFailed(f"{path}: cannot write the checkpoint ({err})") from None
             if summary is not None:
