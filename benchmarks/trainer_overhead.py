@@ -143,6 +143,7 @@ EPOCH_CASE = {
     "model": {"name": "mlp", "hidden": [256, 256]},  # 64-256-256-10
     "optimizer": {"name": "adam", "lr": 0.001},
 }
+BATCH = EPOCH_CASE["data"]["batch_size"]
 PLAIN_EVAL_BATCH = 256
 
 
@@ -169,8 +170,8 @@ def plain_fit(epochs: int, model: nn.Module, data: tuple, lr: float) -> float:
     for _ in range(epochs):
         model.train()
         perm = torch.randperm(len(x), generator=g)
-        for i in range(0, len(x), 64):
-            idx = perm[i : i + 64]
+        for i in range(0, len(x), BATCH):
+            idx = perm[i : i + BATCH]
             opt.zero_grad()
             nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
             opt.step()
@@ -191,11 +192,11 @@ def epoch_cost(short: int, long: int, rounds: int, run_root: Path | None) -> lis
     cfg = validate({**EPOCH_CASE, "trainer": {"epochs": long, "device": "cpu"}})
     parts = build_parts(cfg)
     data = (parts.data.train.x, parts.data.train.y, parts.data.val.x, parts.data.val.y)
+    root = Path(tempfile.mkdtemp(prefix="mlcore-epoch-cost-", dir=run_root))
     sides = {
         "mlcore": lambda n: mlcore_fit(n, root),
         "plain": lambda n: plain_fit(n, parts.model, data, cfg.optimizer.lr),
     }
-    root = Path(tempfile.mkdtemp(prefix="mlcore-epoch-cost-", dir=run_root))
     span = long - short
     print(
         f"\nwhole epoch, end to end: digits MLP 64-256-256-10, batch 64, Adam; per epoch = "

@@ -5,8 +5,8 @@ nearly all of it waiting for fsync: the disk, not the CPU. A writer thread does 
 while the next epoch trains. The trainer hands it bytes, not tensors: state_dict() tensors
 alias the live parameters and optimizer state, which the next step changes in place, so the
 checkpoint is serialized on the training thread (checkpoint.checkpoint_bytes, under a
-millisecond for that MLP). Serializing on the writer instead would hold the GIL there in
-bursts that stall the training thread's every return from a torch op.
+millisecond for that MLP). Serialized on the writer, it would hold the GIL in bursts that
+the training thread waits out each time it returns from a torch op (slower when measured).
 
 At most one write is in flight: `submit` first waits for the previous one, so the files are
 written in the order they were submitted and last.pt never lags more than one epoch behind.
