@@ -122,7 +122,7 @@ def test_a_slow_write_saves_the_state_of_its_own_epoch(tmp_path, write_config, m
     write, kept = trainer_module.write_checkpoint, {}
 
     def slow(path, data):
-        time.sleep(0.3)  # epoch 2 trains meanwhile, changing the live tensors in place
+        time.sleep(0.15)  # epoch 2 trains meanwhile, changing the live tensors in place
         write(path, data)
         if path.name == "last.pt":
             state = torch.load(path, weights_only=True)
@@ -168,7 +168,7 @@ def test_no_write_is_in_flight_when_workers_are_forked(tmp_path, write_config, m
     write = trainer_module.write_checkpoint
 
     def slow(path, data):
-        time.sleep(0.3)  # still writing when the next epoch would start its workers
+        time.sleep(0.15)  # still writing when the next epoch would start its workers
         write(path, data)
 
     monkeypatch.setattr(loader_module, "DataLoader", Recording)
