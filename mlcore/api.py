@@ -288,4 +288,5 @@ def _cpu_if_needed(cfg: Config):
     if device.startswith("cuda") and not torch.cuda.is_available():
         device = "cpu"
     precision = "fp32" if device == "cpu" and t.precision == "amp" else t.precision
-    return dataclasses.replace(t, device=device, strategy="single", precision=precision)
+    # one process on one device, whatever the run trained with (dp or ddp over several)
+    return dataclasses.replace(t, device=device, strategy="single", devices=1, precision=precision)
