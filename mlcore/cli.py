@@ -168,7 +168,10 @@ def _launch_ddp(
     from mlcore.training.launch import Job, launch, local_processes
     from mlcore.training.rundir import free_run_path
 
-    processes, backend = local_processes(cfg.trainer.devices, cfg.trainer.device)
+    try:
+        processes, backend = local_processes(cfg.trainer.devices, cfg.trainer.device)
+    except MlcoreError as err:
+        raise MlcoreError(f"{config or resume / 'config.yaml'}: {err}") from None
     if resume is not None:
         target, rank_args = resume, ["train", "--resume", str(resume)]
     else:
