@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from mlcore.atomic import atomic_write_bytes
@@ -57,6 +57,14 @@ class Panel:
     keys: list[str]
     ylabel: str
     scale: str = "auto"
+
+
+class _PlainLogFormatter(LogFormatter):
+    """Matplotlib's choice of which log ticks to label (the in-between ones too when the
+    axis spans under a decade or two), written as plain numbers: 0.3, 1, 0.01, 1e-05."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return f"{x:.3g}" if super().__call__(x, pos) else ""
 
 
 def _name(key: str, layer_names: dict[str, str]) -> str:
@@ -136,6 +144,9 @@ def _draw_panel(ax: Axes, rows: list[dict[str, str]], panel: Panel,
                     color="black", linestyle="none", zorder=5)  # fmt: skip
     scale = _scale(rows, panel)
     ax.set_yscale(scale)
+    if scale == "log":  # "0.3" rather than "3 x 10^-1"
+        ax.yaxis.set_major_formatter(_PlainLogFormatter())
+        ax.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
     if panel.scale == "lr" and scale == "linear":
         ax.set_ylim(bottom=0)
     ax.set_ylabel(panel.ylabel)
