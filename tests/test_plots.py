@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from mlcore.config import ModelConfig, load_config
@@ -207,3 +208,27 @@ def test_segmentation_figure_neutral_background_and_error_panel():
     assert axes[1, 3].get_title() == "#1 errors: 0.0% wrong"
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["background", "0", "ignored (255)", "wrong pixel (errors)"]
+
+
+def test_many_layers_get_a_colour_each_ordered_by_depth():
+    rows = _rows({f"grad/layer{i}": [1.0 + i, 2.0 + i] for i in range(21)})  # a ResNet-18
+    lines = curve_figures(rows, "r")["grad_norms"].axes[0].get_lines()
+    colours = [line.get_color() for line in lines]
+    assert len(set(map(tuple, colours))) == 21  # tab20 would repeat the first colour
+
+
+@pytest.mark.slow  # a whole (tiny) training run: several seconds on a busy 2-core machine
+def test_a_training_run_plots_with_layer_names_and_its_best_epoch(tmp_path, write_config,
+                                                                   monkeypatch):  # fmt: skip
+    from mlcore import api
+
+    calls = []
+    monkeypatch.setattr(api, "plot_curves", lambda *a, **kw: calls.append(kw))
+    tree = {"run": {"name": "t", "seed": 0},
+            "data": {"name": "moons", "n_samples": 200, "batch_size": 32},
+            "model": {"name": "mlp", "hidden": [8, 8]},
+            "trainer": {"epochs": 2, "device": "cpu"}}  # fmt: skip
+    _, summary = api.train(write_config(tree), run_dir=tmp_path / "run")
+    assert calls[-1]["layer_names"] == {"hidden.0": "linear 1", "hidden.2": "linear 2",
+                                        "head": "linear 3 (output)"}  # fmt: skip
+    assert calls[-1]["best"]["epoch"] == summary["best"]["epoch"]

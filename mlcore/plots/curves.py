@@ -131,14 +131,24 @@ def _scale(rows: list[dict[str, str]], panel: Panel) -> str:
     return "log" if positive and max(positive) / min(positive) > LOG_RANGE else "linear"
 
 
+def _colors(n: int) -> list[tuple[float, ...]]:
+    """Distinct hues for up to 20 curves; beyond that (a ResNet's layers) no palette stays
+    distinct, so the colour runs from dark to light with depth: the order still reads."""
+    if n <= 20:
+        cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+        return [cmap(i) for i in range(n)]
+    cmap = matplotlib.colormaps["viridis"]
+    return [cmap(0.9 * i / (n - 1)) for i in range(n)]  # 0.9: the last yellow is too pale
+
+
 def _draw_panel(ax: Axes, rows: list[dict[str, str]], panel: Panel,
                 layer_names: dict[str, str], best: dict[str, Any] | None) -> None:  # fmt: skip
     many = len(panel.keys) > 10
-    colors = matplotlib.colormaps["tab20"] if many else matplotlib.colormaps["tab10"]
+    colors = _colors(len(panel.keys))
     for i, key in enumerate(panel.keys):
         xs, ys = _series(rows, key)
         ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3,
-                label=_name(key, layer_names), color=colors(i % 20))  # fmt: skip
+                label=_name(key, layer_names), color=colors[i])  # fmt: skip
         if best and best.get("monitor") == key and best.get("epoch") in xs:
             ax.plot(best["epoch"], ys[xs.index(best["epoch"])], marker="*", markersize=11,
                     color="black", linestyle="none", zorder=5)  # fmt: skip
