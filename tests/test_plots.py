@@ -65,6 +65,18 @@ def test_metrics_get_one_panel_each_on_a_shared_epoch_axis():
     assert [t.get_text() for t in legend.get_texts()] == ["train", "val"]
 
 
+def test_an_l2_penalty_gets_its_own_loss_panel():
+    rows = _rows({"train/loss": [0.54, 0.33], "train/data_loss": [0.37, 0.2],
+                  "train/penalty": [0.17, 0.12], "val/loss": [0.3, 0.18]})  # fmt: skip
+    loss = curve_figures(rows, "moons")["loss"]
+    assert _ylabels(loss) == ["loss", "L1/L2 penalty"]
+    assert [t.get_text() for t in loss.axes[0].get_legend().get_texts()] == [
+        "train",
+        "train, data loss only",
+        "val",
+    ]
+
+
 def test_regression_metrics_are_not_flattened_by_mse():
     rows = _rows({"train/loss": [8000.0, 3100.0], "val/loss": [7900.0, 3000.0],
                   "val/rmse": [88.9, 54.8], "val/r2": [-0.27, 0.5], "val/mse": [7900.0, 3000.0],

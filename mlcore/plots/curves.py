@@ -39,6 +39,7 @@ GAN_SCORES = ("train/d_real", "train/d_fake")
 # What the reader calls each metrics.csv column (val/f1 is the macro F1).
 NAMES = {
     "train/loss": "train", "val/loss": "val", "lr": "learning rate",
+    "train/data_loss": "train, data loss only", "train/penalty": "L1/L2 penalty",
     "train/d_loss": "discriminator loss", "train/g_loss": "generator loss",
     "train/d_real": "real samples", "train/d_fake": "generated samples",
     "val/accuracy": "accuracy", "val/f1": "macro F1", "val/miou": "mean IoU",
@@ -85,12 +86,14 @@ def _series(rows: list[dict[str, str]], key: str) -> tuple[list[int], list[float
 def figure_panels(keys: list[str]) -> dict[str, tuple[str, list[Panel]]]:
     """File stem -> (title, panels) for the columns that metrics.csv has."""
     losses = [k for k in keys if k.startswith("train/") and k not in GAN_SCORES]
-    supervised = [k for k in ("train/loss", "val/loss") if k in keys]
+    # train loss (data loss + L1/L2 penalty), its data part, and val loss are one quantity;
+    # the penalty alone is another scale, and so is each of a GAN's two losses.
+    supervised = [k for k in ("train/loss", "train/data_loss", "val/loss") if k in keys]
+    apart = [k for k in losses if k not in supervised]
     grads = [k for k in keys if k.startswith("grad/")]
     figures = {
-        # train and val loss are one quantity: one panel; a GAN's two losses are two.
-        "loss": ("loss", [Panel(supervised, "loss")] if supervised else
-                 [Panel([k], NAMES.get(k, k)) for k in losses]),
+        "loss": ("loss", ([Panel(supervised, "loss")] if supervised else []) +
+                 [Panel([k], NAMES.get(k, k)) for k in apart]),
         "discriminator": ("discriminator's mean output",
                           [Panel([k for k in GAN_SCORES if k in keys], "mean sigmoid(D(x))",
                                  "linear")]),
