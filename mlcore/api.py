@@ -20,6 +20,7 @@ from mlcore.plots.curves import plot_curves
 from mlcore.training.build import Parts, build_parts
 from mlcore.training.checkpoint import load_checkpoint
 from mlcore.training.device import Placement, unwrap
+from mlcore.training.layer_labels import layer_labels
 from mlcore.training.resume import check_resume_changes, check_same_data
 from mlcore.training.rundir import RunDir, command_line, create_run_dir
 from mlcore.training.trainer import Interrupted, Reporter, Trainer
@@ -219,7 +220,13 @@ def _finish(
     if not trainer.p.placement.is_main:
         return {}
     rows = run.read_metrics()
-    plot_curves(rows, run.plots, title=trainer.p.config.run.name)
+    plot_curves(
+        rows,
+        run.plots,
+        title=trainer.p.config.run.name,
+        layer_names=layer_labels(trainer.p.model),
+        best=trainer.best_summary(),
+    )
     fields = {
         "status": status,
         "epochs_completed": trainer.epoch - 1,
