@@ -95,6 +95,14 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def check_new_run_dir(exact: Path) -> None:
+    """`--run-dir` must be new or an empty directory (no torch: checked before the imports)."""
+    if exact.exists() and not exact.is_dir():
+        raise MlcoreError(f"--run-dir {exact}: exists and is not a directory")
+    if exact.exists() and any(exact.iterdir()):
+        raise MlcoreError(f"--run-dir {exact}: already exists and is not empty")
+
+
 def create_run_dir(root: Path, name: str, config_text: str, exact: Path | None = None) -> RunDir:
     """Create the run directory with config.yaml and summary.json already in it.
 
@@ -103,10 +111,7 @@ def create_run_dir(root: Path, name: str, config_text: str, exact: Path | None =
     `-1`, `-2`, ... suffixes instead of sharing a directory.
     """
     if exact is not None:
-        if exact.exists() and not exact.is_dir():
-            raise MlcoreError(f"--run-dir {exact}: exists and is not a directory")
-        if exact.exists() and any(exact.iterdir()):
-            raise MlcoreError(f"--run-dir {exact}: already exists and is not empty")
+        check_new_run_dir(exact)
         targets = [exact]
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -118,23 +123,37 @@ def create_run_dir(root: Path, name: str, config_text: str, exact: Path | None =
     except OSError as err:
         raise MlcoreError(f"{parent}: cannot create the run directory ({err.strerror})") from None
     tmp = Path(tempfile.mkdtemp(prefix=".creating-", dir=parent))
-    tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; a run follows the umask
-    (tmp / "checkpoints").mkdir()
-    (tmp / "plots").mkdir()
-    (tmp / "config.yaml").write_text(config_text)
-    (tmp / "summary.json").write_text(json.dumps(_provenance(), indent=2) + "\n")
-    for target in targets:
-        try:
-            if target.exists() and target != exact:
+    try:  # a Ctrl-C (or any error) here leaves no hidden half-made directory behind
+        # checkpoints/ and plots/ appear with their first file: a run that fails in its
+        # first epoch leaves no empty folders suggesting otherwise.
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; a run follows the umask
+        (tmp / "config.yaml").write_text(config_text)
+        (tmp / "summary.json").write_text(json.dumps(_provenance(), indent=2) + "\n")
+        for target in targets:
+            try:
+                if target.exists() and target != exact:
+                    continue
+                if target.exists():  # an empty --run-dir
+                    target.rmdir()
+                os.rename(tmp, target)
+                _CREATED.append(target)
+                return RunDir(target)
+            except OSError:
                 continue
-            if target.exists():  # an empty --run-dir
-                target.rmdir()
-            os.rename(tmp, target)
-            return RunDir(target)
-        except OSError:
-            continue
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(tmp, ignore_errors=True)
     raise MlcoreError(f"{parent}: could not find a free run directory name")
+
+
+# Run directories this process created, newest last: how the CLI knows, after a Ctrl-C,
+# whether anything was written.
+_CREATED: list[Path] = []
+
+
+def created_run_dirs() -> list[Path]:
+    return list(_CREATED)
 
 
 def command_line() -> str:
