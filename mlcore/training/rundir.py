@@ -118,6 +118,7 @@ def create_run_dir(root: Path, name: str, config_text: str, exact: Path | None =
         base = root / name / stamp
         targets = [base] + [base.with_name(f"{stamp}-{i}") for i in range(1, 1000)]
     parent = targets[0].parent
+    new_folders = [p for p in (parent, *parent.parents) if not p.exists()]  # deepest first
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -141,10 +142,21 @@ def create_run_dir(root: Path, name: str, config_text: str, exact: Path | None =
             except OSError:
                 continue
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp, new_folders)
         raise
-    shutil.rmtree(tmp, ignore_errors=True)
+    _remove(tmp, new_folders)
     raise MlcoreError(f"{parent}: could not find a free run directory name")
+
+
+def _remove(tmp: Path, new_folders: list[Path]) -> None:
+    """Undo a creation that did not finish: the temporary directory and the folders made
+    for it (runs/<name>/), when nothing else has appeared in them since."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    for folder in new_folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another run) or already gone
+            break
 
 
 # Run directories this process created, newest last: how the CLI knows, after a Ctrl-C,
