@@ -54,14 +54,15 @@ def check_run_dir(path: Path, flag: str = "") -> RunDir:
     if not path.is_dir():
         raise MlcoreError(f"{where}: no such run directory")
     run = RunDir(path)
-    if not run.config.is_file() or not run.summary.is_file():
-        below = [p.parent for p in sorted(path.glob("**/summary.json"))[:1]]
+    missing = [p.name for p in (run.config, run.summary) if not p.is_file()]
+    if missing:
+        below = next(path.glob("*/**/summary.json"), None)  # the first found is enough
         hint = (
-            f" (runs below it, e.g. {below[0]}: `mlcore runs {path}` lists them)"
-            if below
+            f" (runs below it, e.g. {below.parent}: `mlcore runs {path}` lists them)"
+            if below is not None
             else "; give a directory that `mlcore train` wrote, e.g. runs/<name>/<time>"
         )
-        raise MlcoreError(f"{where}: not a run directory (no config.yaml and summary.json){hint}")
+        raise MlcoreError(f"{where}: not a run directory (no {' or '.join(missing)}){hint}")
     return run
 
 
