@@ -237,8 +237,15 @@ class Trainer:
         raise RunFailed(
             f"the loss became {err.args[0]} at epoch {self.epoch}, step {self.global_step + 1} "
             f"(batch {batch + 1}); lower optimizer.lr or set regularization.grad_clip "
-            "(e.g. --set regularization.grad_clip=1.0). best.pt and last.pt are unchanged."
+            f"(e.g. --set regularization.grad_clip=1.0). {self._checkpoints_kept()}"
         ) from None
+
+    def _checkpoints_kept(self) -> str:
+        """What a failed run leaves to evaluate or resume, as it is on disk."""
+        kept = [p.name for p in (self.run.best, self.run.last) if p.is_file()] if self.run else []
+        if not kept:
+            return "No checkpoint was saved before it."
+        return f"{' and '.join(kept)} keep the weights saved before it."
 
     @contextmanager
     def _catch_signals(self):
