@@ -20,6 +20,7 @@ from mlcore.plots.curves import plot_curves
 from mlcore.training.build import Parts, build_parts
 from mlcore.training.checkpoint import load_checkpoint
 from mlcore.training.device import Placement, unwrap
+from mlcore.training.gpu_memory import idle_gpus_hint
 from mlcore.training.layer_labels import layer_labels
 from mlcore.training.precheck import check_eval_request, check_placement, check_train_request
 from mlcore.training.resume import check_resume_changes, check_same_data, epochs_done_message
@@ -172,6 +173,10 @@ def _announce(parts: Parts, run: RunDir, reporter: Any) -> None:
     threads = describe_threads(parts.config.trainer.threads)
     info(f"device: {parts.placement.device} ({parts.placement.strategy}), {threads}")
     info(describe_data(parts.data.info))
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    hint = idle_gpus_hint(parts.config.trainer.strategy, parts.placement, visible)
+    if hint:
+        info(f"hint: {hint}")
     for line in unused_keys(parts.config, parts.task.name):
         reporter.warn(line)
         run.log_line(f"warning: {line}")
@@ -243,6 +248,8 @@ def _finish(
         **extra,
     }
     fields.update(_line_fit(trainer.p))
+    if trainer.gpu_memory is not None:
+        fields["gpu_memory"] = trainer.gpu_memory.summary()
     return run.update_summary(**fields)
 
 

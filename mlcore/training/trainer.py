@@ -14,6 +14,7 @@ from mlcore.evaluation.tasks import VAL_METRICS
 from mlcore.training.build import Parts
 from mlcore.training.checkpoint import rng_state, save_checkpoint, set_rng_state
 from mlcore.training.device import unwrap
+from mlcore.training.gpu_memory import PeakMemory, describe_peaks, devices_used
 from mlcore.training.grad_health import GradHealth
 from mlcore.training.monitor import Monitor
 from mlcore.training.rundir import RunDir
@@ -60,6 +61,8 @@ class Trainer:
         self.sums = dict.fromkeys(self.step.columns, 0.0)  # sums of the epoch in progress
         self.seconds = 0.0  # training time of the epoch in progress
         self._stop_requested = False
+        devices = devices_used(parts.placement)
+        self.gpu_memory = PeakMemory(devices) if devices else None
         val = [f"val/{m}" for m in VAL_METRICS[parts.task.name]]
         grads = self.health.columns if self.health else []
         losses = [f"train/{name}" for name in self.step.columns]
@@ -122,6 +125,8 @@ class Trainer:
         epochs = self.p.config.trainer.epochs
         with self._catch_signals():
             while self.epoch <= epochs:
+                if self.gpu_memory is not None:
+                    self.gpu_memory.epoch_start()
                 self._train_epoch()
                 self._end_epoch()
                 if self._stop_now():
@@ -219,6 +224,11 @@ class Trainer:
         line = format_row(row, self.p.config.trainer.epochs) + ("  *best" if improved else "")
         self.reporter.epoch_end(row, improved)
         self._log(line)
+        if self.gpu_memory is not None:
+            memory = describe_peaks(self.gpu_memory.epoch_end())
+            self._log(memory)
+            if self.p.placement.strategy == "dp":  # the uneven split is worth seeing each epoch
+                getattr(self.reporter, "info", self.reporter.warn)(memory)
         for message in self.health.warnings() if self.health else []:
             self._warn(f"epoch {completed}: {message}")
 
