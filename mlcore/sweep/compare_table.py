@@ -9,7 +9,8 @@ def mean_std(cell: dict[str, Any]) -> str:
     """`0.9533 ± 0.0041`; the std is `–` for a single run (sample std is undefined)."""
     if cell["mean"] is None:
         return "–"
-    std = f"{cell['std']:.2g}" if cell["std"] is not None else "–"
+    # equal values give a std of rounding noise (3e-17): show it as the 0 it is
+    std = f"{round(cell['std'], 12):.2g}" if cell["std"] is not None else "–"
     return f"{cell['mean']:.4g} ± {std}"
 
 
@@ -40,18 +41,18 @@ def render_compare(table: dict[str, Any]) -> list[Any]:
     from rich.table import Table
 
     metric, monitor = table["metric"], table["monitor"] or "monitor"
-    out = Table(title=f"{len(table['variants'])} variants, mean ± std over seeds")
+    title = f"{len(table['variants'])} variants, mean ± std over seeds"
+    out = Table(title=title + (f"; target {table['target']}" if table["target"] else ""))
     columns = ["variant", "n", f"best {monitor}"]
     if metric != monitor:
         columns.append(f"best {metric}")
     columns += [f"test {table['test_metric'] or '–'}", "final train/loss", "final val/loss",
                 "train − val loss"]  # fmt: skip
     if table["target"]:
-        columns.append(f"epochs to {table['target']}")
-    columns += ["train time (s)", "not averaged"]
-    for name in columns:  # the variant names the row: never cut it, narrow the numbers
-        left = name in ("variant", "not averaged")
-        out.add_column(name, justify="left" if left else "right", no_wrap=name == "variant")
+        columns.append("epochs to target")
+    columns.append("train time (s)")
+    for name in columns:  # no cell wraps: a row stays one line
+        out.add_column(name, justify="left" if name == "variant" else "right", no_wrap=True)
     best = (table["best"] or {}).get("variant")
     for row in table["variants"]:
         cells = [("* " if row["variant"] == best else "") + row["variant"], str(row["n"])]
@@ -62,9 +63,12 @@ def render_compare(table: dict[str, Any]) -> list[Any]:
         if table["target"]:
             cells.append(reached(row.get("epochs_to_target")))
         cells.append(mean_std(row["seconds"]))
-        cells.append(", ".join(f"{n} {s}" for s, n in row["not_averaged"].items()))
         out.add_row(*cells, style="bold" if row["variant"] == best else None)
     parts: list[Any] = [out]
+    for row in table["variants"]:  # unfinished runs are shown, never averaged in
+        if row["not_averaged"]:
+            counted = ", ".join(f"{n} {s}" for s, n in row["not_averaged"].items())
+            parts.append(f"{row['variant']}: {counted} (not averaged)")
     line = verdict(table)
     if line:
         parts.append(line)
