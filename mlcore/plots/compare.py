@@ -63,7 +63,8 @@ def plot_compare(
         ax.grid(alpha=0.3)
     fig.axes[0].legend(fontsize=7)
     fig.suptitle("mean ± std over seeds")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.12, top=0.85, wspace=0.2)  # not
+    # tight_layout: it measures every text box, half of this figure's time at 10 variants
     atomic_write_bytes(path, lambda f: fig.savefig(f, format="png", dpi=100))
     return path
 
