@@ -316,6 +316,10 @@ def sweep(
             typer.echo(line)
         return
     console = _console()
+    if not plan.todo:
+        console.print(f"sweep {plan.sweep_dir}: all {_plural(len(plan.trials), 'trial')} done; "
+                      f"next: mlcore compare {plan.sweep_dir}")  # fmt: skip
+        return
     skipped = len(plan.trials) - len(plan.todo)
     console.print(
         f"sweep {plan.sweep_dir}: {_plural(len(plan.trials), 'trial')}"

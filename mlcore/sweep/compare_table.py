@@ -41,16 +41,16 @@ def render_compare(table: dict[str, Any]) -> list[Any]:
     from rich.table import Table
 
     metric, monitor = table["metric"], table["monitor"] or "monitor"
-    title = f"{len(table['variants'])} variants, mean ± std over seeds"
+    title = f"{len(table['variants'])} variants, mean ± std over seeds; losses at the last epoch"
     out = Table(title=title + (f"; target {table['target']}" if table["target"] else ""))
     columns = ["variant", "n", f"best {monitor}"]
     if metric != monitor:
         columns.append(f"best {metric}")
-    columns += [f"test {table['test_metric'] or '–'}", "final train/loss", "final val/loss",
-                "train − val loss"]  # fmt: skip
+    # losses at the last epoch; time = the run's own training time (summary.json duration_s)
+    columns += [f"test {table['test_metric'] or '–'}", "train loss", "val loss", "train−val"]
     if table["target"]:
         columns.append("epochs to target")
-    columns.append("train time (s)")
+    columns.append("time (s)")
     for name in columns:  # no cell wraps: a row stays one line
         out.add_column(name, justify="left" if name == "variant" else "right", no_wrap=True)
     best = (table["best"] or {}).get("variant")
