@@ -127,11 +127,20 @@ def test_a_sweep_dir_of_another_grid_is_refused(cli, write_config, tmp_path):
     assert result.code == 2 and "different base config" in result.err
 
 
-def test_sweep_section_is_ignored_by_training(cli, write_config):
+def test_sweep_section_is_ignored_by_training(cli, write_config, tmp_path):
     path = sweep_file(write_config)
     assert load_config(path).optimizer.name == "adam"  # the base config's default
     result = cli("config", path)
     assert result.code == 0 and "sweep" not in yaml.safe_load(result.out)
+    result = cli("train", path, "--run-dir", tmp_path / "run")
+    assert result.code == 0 and "completed: 1 epoch" in result.out
+    assert not [line for line in result.out.splitlines() if line.startswith("warning")]
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert "sweep" not in saved and saved["optimizer"]["name"] == "adam"
+    only = write_config({"sweep": {"seeds": 2}}, "only.yaml")
+    for command in ("train", "sweep"):
+        result = cli(command, only)
+        assert result.code == 2 and "only a sweep section" in result.err
     with pytest.raises(MlcoreError, match="unknown key"):
         build_spec(sweep_file(write_config, sweep={"grids": {}}))
 
@@ -186,3 +195,42 @@ def test_a_failing_trial_is_recorded_and_a_rerun_runs_only_what_is_missing(
     ran = [line.split()[1] for line in result.out.splitlines() if line.startswith("[")]
     assert sorted(ran) == ["cnn,seed=0", "cnn,seed=1", "mlp,seed=1"]
     assert "4 trials, 1 already done" in result.out
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(write_config, tmp_path):
+    """A real SIGINT to `mlcore sweep` mid-trial: the trial saves and is `interrupted`; the
+    same command again resumes it with `mlcore train --resume` and completes it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = sweep_file(write_config, sweep={"seeds": 1})
+    out = tmp_path / "sw"
+    # enough epochs to be still training when the signal comes
+    cmd = [sys.executable, "-m", "mlcore", "sweep", str(config), "--sweep-dir", str(out),
+           "--set", "trainer.epochs=150"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)  # fmt: skip
+    metrics = out / "runs" / "seed=0" / "metrics.csv"
+    deadline = time.monotonic() + 120
+    while not (metrics.exists() and metrics.read_text().count("\n") > 3):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    text, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, text
+    assert "seed=0  interrupted" in text and "resume with `mlcore sweep" in text
+    doc = json.loads((out / "sweep.json").read_text())
+    assert doc["trials"][0]["status"] == "interrupted"
+    before = json.loads((out / "runs" / "seed=0" / "summary.json").read_text())
+    assert before["status"] == "interrupted" and before["epochs_completed"] < 150
+
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((out / "runs" / "seed=0" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 150
+    assert "--resume" in summary["resumed_with"][0]

@@ -98,13 +98,18 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 SWEEP_SECTION = "sweep"
 
 
-def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Read, override and validate a config file; raise MlcoreError naming file and key."""
+def read_base_tree(path: str | Path) -> dict[str, Any]:
+    """The config file's tree without its sweep section."""
     tree = read_yaml(path)
     tree.pop(SWEEP_SECTION, None)
     if not tree:
         raise MlcoreError(f"{path}: the file holds only a sweep section; add the base config")
-    tree = apply_overrides(tree, list(overrides))
+    return tree
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read, override and validate a config file; raise MlcoreError naming file and key."""
+    tree = apply_overrides(read_base_tree(path), list(overrides))
     return validate(tree, source=str(path))
 
 

@@ -25,7 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlcore.config.load import SWEEP_SECTION, apply_overrides, dump, read_yaml, safe_load, validate
+from mlcore.config.load import (
+    SWEEP_SECTION,
+    apply_overrides,
+    dump,
+    read_base_tree,
+    read_yaml,
+    safe_load,
+    validate,
+)
 from mlcore.errors import MlcoreError
 
 SECTION_KEYS = ("grid", "variants", "seeds", "metric", "target")
@@ -188,7 +196,7 @@ def build_spec(
 ) -> SweepSpec:
     """Read the file's sweep section, apply the flags, validate the base config."""
     section = _section(config)
-    base_tree = _base_tree(config)
+    base_tree = read_base_tree(config)
     base = validate(apply_overrides(copy.deepcopy(base_tree), list(sets)), source=str(config))
     grid = _grid(config, section, list(grid_flags))
     for key in ("metric", "target"):
@@ -204,12 +212,6 @@ def build_spec(
         target=section.get("target"),
         config_hash=hashlib.sha256(dump(base).encode()).hexdigest()[:16],
     )
-
-
-def _base_tree(config: Path) -> dict[str, Any]:
-    tree = read_yaml(config)
-    tree.pop(SWEEP_SECTION, None)
-    return tree
 
 
 def make_trials(spec: SweepSpec) -> list[Trial]:
@@ -261,7 +263,7 @@ def _hashed(trial: Trial) -> Trial:
 def validate_trials(spec: SweepSpec, trials: list[Trial]) -> None:
     """Every trial's config validated before any trial runs: a bad grid value fails now,
     in one line, not after hours of the trials before it."""
-    tree = _base_tree(spec.config)
+    tree = read_base_tree(spec.config)
     for trial in trials:
         overrides = [*spec.sets, *trial.overrides, f"run.seed={trial.seed}"]
         try:
