@@ -234,3 +234,19 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(write_config, tmp_pat
     summary = json.loads((out / "runs" / "seed=0" / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs_completed"] == 150
     assert "--resume" in summary["resumed_with"][0]
+
+
+def test_dry_run_again_lists_what_is_left_and_clears_failed_runs(cli, write_config, tmp_path):
+    config, out = sweep_file(write_config, sweep={"seeds": 3}), tmp_path / "sw"
+    assert len(cli("sweep", config, "--sweep-dir", out, "--dry-run").out.splitlines()) == 3
+    for seed, status in ((0, "completed"), (1, "failed")):  # as the scheduler's runs left them
+        run = out / "runs" / f"seed={seed}"
+        run.mkdir(parents=True)
+        (run / "summary.json").write_text(json.dumps({"status": status, "error": "boom"}))
+    result = cli("sweep", config, "--sweep-dir", out, "--dry-run")
+    assert [shlex.split(line)[-2] for line in result.out.splitlines()] == [
+        str(out / "runs" / "seed=1"), str(out / "runs" / "seed=2")
+    ]  # fmt: skip
+    assert not (out / "runs" / "seed=1").exists() and (out / "failed" / "seed=1.1").is_dir()
+    doc = json.loads((out / "sweep.json").read_text())
+    assert [t["status"] for t in doc["trials"]] == ["completed", "failed", "pending"]

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlcore.sweep.runner import Finished, Runner, action, command, shell_command, sweep_lock
+from mlcore.sweep.runner import (
+    Finished,
+    Runner,
+    action,
+    command,
+    set_aside,
+    shell_command,
+    sweep_lock,
+)
 from mlcore.sweep.spec import SweepSpec, Trial, build_spec, make_trials, validate_trials
 from mlcore.sweep.state import check_same_sweep, read_sweep, run_status, write_sweep
 
@@ -53,8 +61,12 @@ def plan_sweep(
 
 
 def dry_run(plan: Plan) -> list[str]:
-    """sweep.json written; one shell command per trial still to run."""
+    """sweep.json written; one shell command per trial still to run. A failed trial's run
+    directory moves to failed/ first, as a run would, so that its command can start."""
     plan.sweep_dir.mkdir(parents=True, exist_ok=True)
+    for trial, _ in plan.todo:  # only failed ones: a `running` one may be running elsewhere
+        if plan.records[trial.id]["status"] == "failed":
+            set_aside(plan.sweep_dir, trial)
     write_sweep(plan.sweep_dir, plan.spec, plan.trials, plan.records)
     return [shell_command(command(plan.spec, plan.sweep_dir, t, what)) for t, what in plan.todo]
 

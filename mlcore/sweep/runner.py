@@ -81,7 +81,7 @@ def shell_command(args: list[str]) -> str:
     return shlex.join(["mlcore", *args])
 
 
-def _set_aside(sweep_dir: Path, trial: Trial) -> None:
+def set_aside(sweep_dir: Path, trial: Trial) -> None:
     """A failed (or half-made) run directory moves to failed/ so the retry starts clean."""
     run_dir = run_path(sweep_dir, trial.id)
     if not run_dir.exists():
@@ -148,7 +148,7 @@ class Runner:
 
     def _start(self, trial: Trial, what: str) -> None:
         if what == "train":
-            _set_aside(self.sweep_dir, trial)
+            set_aside(self.sweep_dir, trial)
         log_path = self.sweep_dir / "logs" / f"{trial.id}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("a")

@@ -233,7 +233,7 @@ def make_trials(spec: SweepSpec) -> list[Trial]:
                          for p in grid_part]  # fmt: skip
         for seed in spec.seeds:
             trial_id = _folder_name(_join(name, grid_part, seed))
-            variant = trial_id.rsplit(",seed=", 1)[0] if trial_id.count(",seed=") else "-"
+            variant = trial_id.rsplit(",seed=", 1)[0] if trial_id.count(",seed=") else "base"
             trials.append(Trial(trial_id, variant, overrides, seed))
     ids = [t.id for t in trials]
     if len(set(ids)) != len(ids):  # short keys collided (model.hidden and d.hidden): hash them
