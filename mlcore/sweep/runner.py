@@ -135,15 +135,22 @@ class Runner:
         """True when every trial ran to its end; False when a signal stopped the sweep."""
         queue, done = list(todo), 0
         with self._forward_signals():
-            while queue or self.running:
-                while self.stop_signal is None and queue and len(self.running) < self.jobs:
-                    self._start(*queue.pop(0))
-                time.sleep(POLL_S)
-                for proc in [p for p in self.running if p.poll() is not None]:
-                    done += 1
-                    self._collect(proc, done, len(todo))
-                if self.stop_signal is not None and not self.running:
-                    break
+            try:
+                while queue or self.running:
+                    while self.stop_signal is None and queue and len(self.running) < self.jobs:
+                        self._start(*queue.pop(0))
+                    time.sleep(POLL_S)
+                    for proc in [p for p in self.running if p.poll() is not None]:
+                        done += 1
+                        self._collect(proc, done, len(todo))
+                    if self.stop_signal is not None and not self.running:
+                        break
+            except BaseException:  # e.g. sweep.json unwritable: no trial left running alone
+                for proc in self.running:
+                    proc.send_signal(signal.SIGINT)  # it saves a resumable checkpoint
+                for proc in self.running:
+                    proc.wait()
+                raise
         return self.stop_signal is None
 
     def _start(self, trial: Trial, what: str) -> None:
