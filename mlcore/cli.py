@@ -7,6 +7,7 @@ Output, exit codes and error display live here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -14,10 +15,17 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
-import typer
+from mlcore.interrupts import State as Interrupts
+from mlcore.interrupts import catch_sigint, command, exit_before_start
 
-from mlcore.errors import MlcoreError
-from mlcore.memory.sizes import DEFAULT_CONTEXT_MB
+catch_sigint()  # before Typer loads: a Ctrl-C from here on ends as one line, exit 130
+try:  # the console script imports this module before main() runs: catch it here too
+    import typer
+
+    from mlcore.errors import MlcoreError
+    from mlcore.memory.sizes import DEFAULT_CONTEXT_MB
+except KeyboardInterrupt:
+    exit_before_start()
 
 app = typer.Typer(
     add_completion=False,
@@ -100,12 +108,17 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
 ) -> None:
     """Train a model; writes a run directory (config, metrics, checkpoints, plots)."""
-    if config is not None and resume is not None:
-        raise MlcoreError("train: give either CONFIG or --resume RUN_DIR, not both")
-    if config is not None:  # validate before importing torch: errors answer at once
-        from mlcore.config import load_config
+    from mlcore.training.precheck import check_placement, check_train_request
 
-        load_config(config, set_ or [])
+    # Mistakes answer before the heavy imports: first those that need no torch (the
+    # config, --run-dir, the run to resume), then those that need only torch (CUDA, the
+    # device count), and only then data, models and plotting libraries load.
+    cfg, source = check_train_request(config, set_ or [], run_dir, resume)
+    if cfg.trainer.strategy == "ddp" and "RANK" not in os.environ:  # not under torchrun
+        raise typer.Exit(
+            _launch_ddp(cfg, source, config, resume, set_ or [], run_dir, runs_root, quiet)
+        )
+    check_placement(cfg.trainer, source)
     from mlcore.api import train as train_run
     from mlcore.progress import ConsoleReporter
     from mlcore.training.trainer import Interrupted
@@ -125,10 +138,8 @@ def train(
         )
         finished = True
     except Interrupted as stop:
-        console.print(f"interrupted: resume with `mlcore train --resume {stop.args[0]}`")
-        raise typer.Exit(130) from None
-    except KeyboardInterrupt:  # before training started, or a second Ctrl-C during it
-        console.print("interrupted (a run that had started keeps its last checkpoint)")
+        Interrupts.exiting = True  # its one line is this
+        console.print(_interrupted_line(Path(stop.args[0])))
         raise typer.Exit(130) from None
     finally:  # after a failure the other ranks may be gone: no barrier then
         _leave_process_group(together=finished)
@@ -140,6 +151,41 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def _launch_ddp(
+    cfg: Any,
+    source: Path,
+    config: Path | None,
+    resume: Path | None,
+    overrides: list[str],
+    run_dir: Path | None,
+    runs_root: Path,
+    quiet: bool,
+) -> int:
+    """strategy ddp outside torchrun: start the ranks here (training/launch.py)."""
+    from mlcore.training.launch import Job, launch, local_processes
+    from mlcore.training.rundir import free_run_path
+
+    try:
+        processes, backend = local_processes(cfg.trainer.devices, cfg.trainer.device)
+    except MlcoreError as err:
+        raise MlcoreError(f"{source}: {err}") from None
+    if resume is not None:
+        target, rank_args = resume, ["train", "--resume", str(resume)]
+    else:  # the parent names the run directory, so that it can record a rank's failure
+        target = run_dir or free_run_path(runs_root, cfg.run.name)
+        rank_args = ["train", str(config), "--run-dir", str(target)]
+    for item in overrides:
+        rank_args += ["--set", item]
+    if quiet:
+        rank_args.append("--quiet")
+    job = Job(processes, backend, Path(target))
+    _console(stderr=True).print(
+        f"ddp: starting {processes} process{'es' if processes > 1 else ''} on this machine "
+        f"({backend}); run directory {target}"
+    )
+    return launch(job, rank_args)
+
+
 def _leave_process_group(together: bool) -> None:
     """End this DDP rank's part. `together`: wait at a barrier first, so that no rank reaches
     interpreter exit while gloo's worker thread still releases the tensors of its last
@@ -148,9 +194,10 @@ def _leave_process_group(together: bool) -> None:
     destroy_process_group does not join those threads). The barrier narrows that window
     but cannot close it (the barrier's own work holds the earlier ones), so the rank then
     leaves without interpreter finalization: `_exit_rank`."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
+    dist = sys.modules.get("torch.distributed")  # never imported here: after a Ctrl-C
+    # inside torch's own import, importing it again fails ("cannot load module more than
+    # once per process")
+    if dist is not None and dist.is_available() and dist.is_initialized():
         if together:
             dist.barrier()
         dist.destroy_process_group()
@@ -191,6 +238,9 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON only.")] = False,
 ) -> None:
     """Evaluate a run's checkpoint on a split: metrics table, JSON report, plots."""
+    from mlcore.training.precheck import check_eval_request
+
+    check_eval_request(run_dir, checkpoint.value)  # before torch: answers at once
     from mlcore.api import evaluate_run
     from mlcore.evaluation.outputs import write_eval_outputs
 
@@ -520,12 +570,51 @@ def _labelled(label: str, message: str) -> Any:
 
 def main() -> None:
     """Entry point: user errors exit 2 with one line, failed runs 1, interrupts 130."""
+    catch_sigint()
     try:
-        _main()
+        _run_app()
     except SystemExit as stop:
         if _State.left_process_group:
             _exit_rank(stop.code)
         raise
+    except BaseException:
+        if not Interrupts.interrupted or _State.debug:
+            raise
+        _exit_interrupted()  # whatever the interrupt surfaced as: one line, never a traceback
+
+
+def _interrupted_line(run_path: Path | None = None) -> str:
+    """What a Ctrl-C left behind, as it is on disk."""
+    if run_path is None:  # a run directory made in this process, if any (none: not imported)
+        rundir = sys.modules.get("mlcore.training.rundir")
+        made = rundir.created_run_dirs() if rundir is not None else []
+        run_path = made[-1] if made else None
+    if run_path is None:
+        return "interrupted before training; nothing written"
+    if (run_path / "checkpoints" / "last.pt").is_file():
+        return f"interrupted: resume with `mlcore train --resume {run_path}`"
+    return (
+        f"interrupted before the first checkpoint: {run_path} holds no checkpoint "
+        "(nothing to resume; start the run again)"
+    )
+
+
+def _resumed_path() -> Path | None:
+    """`--resume RUN_DIR` of this command line, read from argv: after an interrupt the
+    parsed arguments may never have been bound."""
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if arg == "--resume" and i + 1 < len(args):
+            return Path(args[i + 1])
+        if arg.startswith("--resume="):
+            return Path(arg.split("=", 1)[1])
+    return None
+
+
+def _exit_interrupted() -> None:
+    Interrupts.exiting = True
+    typer.echo(_interrupted_line(_resumed_path()) if command() == "train" else "interrupted")
+    sys.exit(130)
 
 
 def _exit_rank(code: int | str | None) -> None:
@@ -546,7 +635,7 @@ def _exit_rank(code: int | str | None) -> None:
     os._exit(code or 0)
 
 
-def _main() -> None:
+def _run_app() -> None:
     from mlcore.errors import RunFailed
 
     try:
@@ -554,23 +643,41 @@ def _main() -> None:
     except MlcoreError as err:
         if _State.debug:
             raise
+        _record_for_launcher(str(err))
         _console(stderr=True).print(_labelled("error: ", str(err)))
         sys.exit(2)
     except RunFailed as err:
         if _State.debug:
             raise
+        _record_for_launcher(str(err))
         _console(stderr=True).print(_labelled("run failed: ", str(err)))
         sys.exit(1)
     except KeyboardInterrupt:
-        sys.exit(130)
+        _exit_interrupted()
     except BrokenPipeError:  # `mlcore eval RUN | head`: stop quietly, as Unix tools do
         _quiet_broken_pipe()
+    except Exception as err:  # a bug, or a DDP peer lost: the traceback stays; the launcher
+        _record_for_launcher(f"{type(err).__name__}: {err}")  # learns the one line
+        raise
     except SystemExit as stop:
+        if stop.code == 130 and Interrupts.interrupted and not Interrupts.exiting:
+            _exit_interrupted()  # Typer turns a KeyboardInterrupt into a silent Exit(130)
         # Click (inside Typer) meets EPIPE by wrapping stdout in its PacifyFlushWrapper and
         # exiting 1; make that the closed-pipe status too (the class is private: by name).
         if type(sys.stdout).__name__ == "PacifyFlushWrapper":
             sys.exit(141)
         raise stop from None
+
+
+def _record_for_launcher(line: str) -> None:
+    """A DDP rank under PyTorch's elastic launcher (mlcore's own, or torchrun): leave the
+    one-line error where the launcher looks, so it can name the rank that failed and why."""
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not path:
+        return
+    data = {"message": {"message": line, "extraInfo": {"py_callstack": "", "timestamp": "0"}}}
+    with contextlib.suppress(OSError):  # else the launcher reports the exit status alone
+        Path(path).write_text(json.dumps(data))
 
 
 def _quiet_broken_pipe() -> None:
