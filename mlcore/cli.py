@@ -328,6 +328,127 @@ def runs(
     _console().print(runs_table(found, root))
 
 
+@app.command()
+def sweep(
+    config: Annotated[Path, typer.Argument(help="YAML config, optionally with a sweep: section.")],
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            metavar="KEY=V1,V2",
+            help="Values of a config key to try (repeatable: the product is swept).",
+        ),
+    ] = None,
+    seeds: Annotated[
+        int | None, typer.Option("--seeds", min=1, help="Seeds 0..N-1 per variant.")
+    ] = None,
+    seed_list: Annotated[
+        str | None, typer.Option("--seed-list", metavar="0,1,2", help="These seeds.")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Trials run in parallel.")] = 1,
+    sweep_dir: Annotated[
+        Path | None,
+        typer.Option("--sweep-dir", help="Where the sweep goes (default sweeps/<config stem>)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write sweep.json, print the commands, run nothing.")
+    ] = False,
+    set_: SetOption = None,
+) -> None:
+    """Train every variant x seed as an ordinary run under one sweep directory; running the
+    same command again resumes it."""
+    from mlcore.sweep.plan import counts, plan_sweep, run_plan
+    from mlcore.sweep.plan import dry_run as dry
+
+    plan = plan_sweep(config, grid or [], set_ or [], seeds, seed_list, sweep_dir)
+    if dry_run:
+        for line in dry(plan):
+            typer.echo(line)
+        return
+    console = _console()
+    if not plan.todo:
+        console.print(f"sweep {plan.sweep_dir}: all {_plural(len(plan.trials), 'trial')} done; "
+                      f"next: mlcore compare {plan.sweep_dir}")  # fmt: skip
+        return
+    skipped = len(plan.trials) - len(plan.todo)
+    console.print(
+        f"sweep {plan.sweep_dir}: {_plural(len(plan.trials), 'trial')}"
+        + (f", {skipped} already done" if skipped else "")
+        + f", {jobs} at a time"
+    )
+    finished = run_plan(plan, jobs, lambda event: console.print(_trial_line(event)))
+    found = counts(plan)
+    tally = ", ".join(f"{n} {status}" for status, n in found.items())
+    if not finished:
+        again = " ".join(["mlcore", *map(_quote, sys.argv[1:])])
+        console.print(f"interrupted ({tally}); resume with `{again}`")
+        raise typer.Exit(130)
+    failed = [t for t in plan.trials if plan.records[t.id]["status"] == "failed"]
+    console.print(f"sweep {plan.sweep_dir}: {tally}; next: mlcore compare {plan.sweep_dir}")
+    if failed:
+        first = plan.records[failed[0].id].get("error") or "see its log"
+        console.print(
+            f"{_plural(len(failed), 'trial')} failed (first: {failed[0].id}: {first}); "
+            f"logs in {plan.sweep_dir / 'logs'}; run the same command again to retry them"
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    paths: Annotated[
+        list[Path], typer.Argument(help="A sweep directory, or run directories.", metavar="DIR...")
+    ],
+    metric: Annotated[
+        str | None,
+        typer.Option("--metric", help="metrics.csv column to rank by (default: the monitor)."),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", metavar="KEY=V", help="Epochs until KEY first reaches V."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Where compare.json and plots/ go (default: the sweep "
+            "directory; for run directories the current one).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON only.")] = False,
+) -> None:
+    """One row per variant, mean ± std over seeds; curves in plots/compare_<metric>.png."""
+    from mlcore.sweep.report import compare as compare_runs
+
+    table, written = compare_runs(paths, metric, target, out)
+    if as_json:
+        typer.echo(json.dumps(table, indent=2))
+        return
+    _show(table, False, "mlcore.sweep.compare_table", "render_compare")
+    _console().print("wrote " + ", ".join(str(p) for p in written))
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+def _trial_line(event: Any) -> Any:
+    from rich.text import Text
+
+    record = event.record
+    status = record["status"]
+    colour = {"completed": "green", "early_stopped": "green", "failed": "red"}.get(status, "yellow")
+    best = record.get("best")
+    detail = f"{best['monitor']} {best['value']:.4g}" if best else record.get("error") or ""
+    return Text.assemble(
+        f"[{event.done}/{event.total}] {event.trial.id}  ",
+        (status, colour),
+        f"  {detail}  {event.seconds:.1f}s",
+    )
+
+
 class Strategy(str, Enum):
     single = "single"
     dp = "dp"
