@@ -50,7 +50,7 @@ def plain_pass(batches: list, model, opt, loss_fn) -> float:
     return (time.perf_counter() - t0) / len(batches)
 
 
-def _rank(rounds: int) -> dict[str, tuple[float, float]]:
+def _rank(rounds: int, device: str = "cpu") -> dict[str, tuple[float, float]]:
     """One DDP rank (started by the launcher): {case: (mlcore s/step, plain s/step)}."""
     import torch
     import torch.distributed as dist
@@ -62,10 +62,13 @@ def _rank(rounds: int) -> dict[str, tuple[float, float]]:
 
     results = {}
     for name, case in CASES.items():
-        tree = {**case, "trainer": {"epochs": 1, "device": "cpu", "strategy": "ddp"}}
+        tree = {**case, "trainer": {"epochs": 1, "device": device, "strategy": "ddp"}}
         parts = build_parts(validate(tree))
         batches = list(parts.loaders["train"].epoch(1))
-        plain_model = nn.parallel.DistributedDataParallel(copy.deepcopy(unwrap(parts.model)))
+        ids = [parts.placement.device.index] if device == "cuda" else None
+        plain_model = nn.parallel.DistributedDataParallel(
+            copy.deepcopy(unwrap(parts.model)), device_ids=ids
+        )
         plain_opt = torch.optim.Adam(plain_model.parameters(), lr=case["optimizer"]["lr"])
         loss_fn = parts.task.loss
         parts.model.train(), plain_model.train()
@@ -78,16 +81,17 @@ def _rank(rounds: int) -> dict[str, tuple[float, float]]:
             for out, fn, fn_args in sides[:: 1 if r % 2 else -1]:
                 dist.barrier()
                 seconds = fn(batches, *fn_args)
+                if device == "cuda":
+                    torch.cuda.synchronize()  # both sides read the loss each step anyway
                 if r:
                     out.append(seconds)
         results[name] = (statistics.median(ours), statistics.median(theirs))
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 rounds instead of 7")
-    args = parser.parse_args()
+def run(processes: int = 2, device: str = "cpu", rounds: int = 7) -> dict:
+    """Start `processes` ranks with PyTorch's elastic launcher (as `mlcore train` does for
+    strategy ddp) and return rank 0's {case: (mlcore s/step, plain s/step)}."""
     import os
     import uuid
 
@@ -95,12 +99,21 @@ def main() -> None:
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     config = LaunchConfig(
-        min_nodes=1, max_nodes=1, nproc_per_node=2, run_id=uuid.uuid4().hex,
+        min_nodes=1, max_nodes=1, nproc_per_node=processes, run_id=uuid.uuid4().hex,
         rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0,
     )  # fmt: skip
-    results = elastic_launch(config, _rank)(2 if args.quick else 7)[0]
+    return elastic_launch(config, _rank)(rounds, device)[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 rounds instead of 7")
+    args = parser.parse_args()
+    import os
+
     import torch
 
+    results = run(2, "cpu", 2 if args.quick else 7)
     print(f"DDP, 2 gloo CPU processes, torch {torch.__version__}, "
           f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, per-process batch 64")  # fmt: skip
     print(f"{'case':<18} {'mlcore ms/step':>15} {'plain ms/step':>14} {'ratio':>7}")
