@@ -82,11 +82,23 @@ def _classification(report: dict, class_names: list[str] | None) -> list[Rendera
         table.add_row(f"binary (positive: {names[b['positive_class']]})", _fmt(b["precision"]),
                       _fmt(b["recall"]), _fmt(b["f1"]), "")  # fmt: skip
     table.add_row("accuracy", "", "", _fmt(report["accuracy"]), str(total), style="bold")
+    base = report.get("baseline")  # absent from reports written before baselines existed
+    if base:
+        always = _majority_name(base["majority_class"], names)
+        table.add_row(f"baseline (always {always!r})", "", "", _fmt(base["accuracy"]), "",
+                      style="dim")  # fmt: skip
     out: list[RenderableType] = [_title(report), table]
     if "confusion_matrix" in report:
         out.append(_matrix(report["confusion_matrix"], names))
     out.extend(_classification_notes(report, names))
     return out
+
+
+def _majority_name(label: str | int, names: list[str]) -> str:
+    """The majority class as the table names it (an index when the report has no names)."""
+    if isinstance(label, int) and 0 <= label < len(names):
+        return names[label]
+    return str(label)
 
 
 def _matrix(cm: list[list[int]], names: list[str]) -> RenderableType:
@@ -127,6 +139,12 @@ def _segmentation(report: dict, class_names: list[str] | None) -> list[Renderabl
     iou = report["iou"]
     names = _names(report, class_names, len(iou))
     summary = _scalars(report, ("pixel_accuracy", "mean_accuracy", "miou"))
+    base = report.get("baseline")
+    if base:  # what predicting background everywhere scores: pixel accuracy's blind spot
+        bg = names[0] if names else "0"
+        summary.add_row(f"baseline pixel accuracy (all {bg!r})", _fmt(base["pixel_accuracy"]),
+                        style="dim")  # fmt: skip
+        summary.add_row(f"baseline mIoU (all {bg!r})", _fmt(base["miou"]), style="dim")
     cm = report.get("confusion_matrix")
     support = report.get("support") or ([sum(row) for row in cm] if cm else [None] * len(iou))
     acc = report.get("class_accuracy") or [None] * len(iou)
