@@ -316,6 +316,9 @@ class TrainerConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     deterministic: bool = True
     log_grad_norms: bool = True
+    # metrics.csv gains weights/sparsity, weights/norm, val/dead_relu per epoch (off: each
+    # epoch costs no more than before; eval and the test report measure them regardless)
+    log_model_stats: bool = False
     sample_every: int = 10  # gan: plots/samples_epoch_NNN.png every this many epochs; 0: never
 
     def __post_init__(self) -> None:

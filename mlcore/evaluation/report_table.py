@@ -9,6 +9,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from mlcore.evaluation.model_table import render_model_section
+
 # Largest / smallest class support above which accuracy stops saying much about the
 # small classes (a classifier that ignores them still scores >= 75%).
 IMBALANCE_RATIO = 3.0
@@ -21,13 +23,19 @@ def render_report(report: dict, class_names: list[str] | None = None) -> list[Re
     """Tables and notes for a classification, segmentation or regression report."""
     task = report.get("task")
     if task == "classification":
-        return _classification(report, class_names)
-    if task == "segmentation":
-        return _segmentation(report, class_names)
-    if task == "regression":
-        return [_title(report), _scalars(report, ("mse", "rmse", "mae", "r2"))]
-    keys = tuple(k for k, v in report.items() if isinstance(v, int | float) and k != "num_samples")
-    return [_title(report), _scalars(report, keys)]
+        out = _classification(report, class_names)
+    elif task == "segmentation":
+        out = _segmentation(report, class_names)
+    elif task == "regression":
+        out = [_title(report), _scalars(report, ("mse", "rmse", "mae", "r2"))]
+    else:
+        keys = tuple(
+            k for k, v in report.items() if isinstance(v, int | float) and k != "num_samples"
+        )
+        out = [_title(report), _scalars(report, keys)]
+    if report.get("model"):
+        out += render_model_section(report["model"])
+    return out
 
 
 def _fmt(value: float | int | None) -> str:

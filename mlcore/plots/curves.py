@@ -62,7 +62,8 @@ def _plot(rows: list[dict[str, str]], keys: list[str], path: Path, title: str, y
 
 
 def plot_curves(rows: list[dict[str, str]], plots_dir: Path, title: str) -> list[Path]:
-    """Write loss.png, metrics.png, lr.png and (when logged) grad_norms.png; for a GAN
+    """Write loss.png, metrics.png, lr.png and (when logged) grad_norms.png, model_stats.png
+    and weight_norm.png; for a GAN
     also discriminator.png (D's mean output on real and on generated samples)."""
     if not rows:
         return []
@@ -72,8 +73,12 @@ def plot_curves(rows: list[dict[str, str]], plots_dir: Path, title: str) -> list
                   and k not in ("train/d_real", "train/d_fake")], "loss", None),
         ("discriminator", [k for k in ("train/d_real", "train/d_fake") if k in keys],
          "mean D(x): real and generated samples", False),
-        ("metrics", [k for k in keys if k.startswith("val/") and k != "val/loss"],
-         "validation metric", False),
+        ("metrics", [k for k in keys if k.startswith("val/")
+                     and k not in ("val/loss", "val/dead_relu")], "validation metric", False),
+        # trainer.log_model_stats: two fractions share an axis; the norm has its own scale
+        ("model_stats", [k for k in ("weights/sparsity", "val/dead_relu") if k in keys],
+         "fraction (weights below 1e-3, dead ReLU units)", False),
+        ("weight_norm", [k for k in ("weights/norm",) if k in keys], "weight L2 norm", None),
         ("lr", ["lr"], "learning rate", None),
         ("grad_norms", [k for k in keys if k.startswith("grad/")],
          "gradient norm per layer (last step of each epoch)", True),

@@ -1,0 +1,40 @@
+"""A report's `model` section (model_stats.py) as Rich tables: weights per layer, then ReLU
+units that never fired on the split. Works from the plain dict (summary.json renders too)."""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def render_model_section(section: dict) -> list[RenderableType]:
+    weights, acts = section["weights"], section["activations"]
+    below = section.get("sparse_below", 1e-3)
+    table = Table()
+    for col in ("layer", "weights", f"|w| < {below:g}", "L2 norm"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for row in weights["layers"]:
+        table.add_row(row["layer"], str(row["params"]), _pct(row["sparsity"]), f"{row['norm']:.4g}")
+    if weights["layers"]:
+        table.add_section()
+        table.add_row("all", str(weights["params"]), _pct(weights["sparsity"]),
+                      f"{weights['norm']:.4g}", style="bold")  # fmt: skip
+    out: list[RenderableType] = [Text("Model: weights (matrices and kernels)", style="bold"), table]
+    if acts["layers"]:
+        relus = Table()
+        for col in ("layer", "kind", "units", "dead / never > 0"):
+            relus.add_column(col, justify="left" if col in ("layer", "kind") else "right")
+        for row in acts["layers"]:
+            units = "—" if row["units"] is None else str(row["units"])
+            relus.add_row(row["layer"], row["kind"], units, _pct(row["dead"]))
+        out += [Text("Model: ReLU units that never fired on this split", style="bold"), relus]
+        out.append(Text(f"dead ReLU units: {_pct(acts['dead_relu'])}"
+                        + ("" if acts["never_positive"] is None else
+                           f"; leaky ReLU units never positive (still learning, slope 0.01): "
+                           f"{_pct(acts['never_positive'])}")))  # fmt: skip
+    return out
