@@ -7,6 +7,7 @@ and config errors answer before torch would have finished importing.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -94,6 +95,12 @@ class DataConfig:
     stratify: bool = True
     normalize: bool = True
     dedupe: bool = False
+    # deliberate changes for studies (mlcore/data/variants.py): added to every feature;
+    # per class the fraction of its samples kept; the fraction of test samples replaced by
+    # copies of training samples
+    shift: float = 0.0
+    class_fraction: list[float] | None = None
+    contaminate: float = 0.0
     batch_size: int = 64
     num_workers: int = 0
 
@@ -103,6 +110,10 @@ class DataConfig:
         check(self.num_workers >= 0, "num_workers", "must be >= 0")
         check(self.n_samples is None or self.n_samples >= 10, "n_samples", "must be >= 10")
         check(self.noise is None or self.noise >= 0, "noise", "must be >= 0")
+        ok = self.class_fraction is None or all(0 < f <= 1 for f in self.class_fraction)
+        check(ok, "class_fraction", "each class's fraction must be in (0, 1]")
+        check(math.isfinite(self.shift), "shift", f"must be a finite number, got {self.shift}")
+        check(0 <= self.contaminate <= 1, "contaminate", "must be a fraction in [0, 1]")
         if self.name == "csv":
             check(self.path is not None, "path", "the csv dataset needs data.path (a CSV file)")
             check(self.target is not None, "target", "the csv dataset needs data.target")
