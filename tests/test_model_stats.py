@@ -139,3 +139,30 @@ def test_eval_json_has_model_section_and_baseline(tmp_path, write_config, cli):
     assert report["baseline"]["majority_class"] in ("upper", "lower")
     table = cli("eval", run.path)
     assert "Model: weights" in table.out and "dead ReLU units:" in table.out
+
+
+def _ddp_probe_worker(rank: int, init_file: str, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    try:
+        net = nn.Sequential(nn.Linear(1, 3), nn.ReLU())
+        with torch.no_grad():
+            net[0].weight.copy_(torch.tensor([[1.0], [-1.0], [0.0]]))
+            net[0].bias.zero_()
+        with DeadReluProbe(net) as probe:
+            if rank == 0:  # unit 0 fires here; rank 1's share of the split is empty
+                net(torch.tensor([[1.0], [0.5]]))
+        probe.all_reduce()
+        torch.save(probe.report()["dead_relu"], f"{out_dir}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_dead_units_agree_across_processes_even_one_without_batches(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.spawn(_ddp_probe_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=2)
+    for rank in (0, 1):  # unit 0 fired on rank 0 only: alive everywhere; 1 and 2 dead
+        assert torch.load(tmp_path / f"rank{rank}.pt") == pytest.approx(2 / 3)

@@ -95,12 +95,19 @@ class DeadReluProbe:
         return hook
 
     def all_reduce(self) -> None:
-        """DDP: a unit is alive if it fired on any rank's share of the split."""
-        for name, flags in self.active.items():
-            if flags is not None:
-                as_int = flags.int()
-                torch.distributed.all_reduce(as_int, op=torch.distributed.ReduceOp.MAX)
-                self.active[name] = as_int.bool()
+        """DDP: a unit is alive if it fired on any rank's share of the split. The flags
+        travel as objects: a rank whose share held no batch has none to reduce, and a
+        tensor all-reduce with missing entries would hang the others."""
+        mine = {k: (None if v is None else v.cpu()) for k, v in self.active.items()}
+        gathered: list[dict[str, torch.Tensor | None]] = [{}] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(gathered, mine)
+        merged: dict[str, torch.Tensor | None] = {}
+        for flags in gathered:
+            for name, f in flags.items():
+                seen = merged.get(name, f)
+                ok = f is not None and seen is not None and seen.shape == f.shape
+                merged[name] = (seen | f) if ok else None
+        self.active = merged
 
     def report(self) -> dict[str, Any]:
         """{"layers": [{layer, kind, units, dead}], "dead_relu", "never_positive"}; `dead` is
