@@ -79,3 +79,11 @@ def test_bad_values_are_config_errors(tmp_path, key, value, needle):
     with pytest.raises(MlcoreError, match=f"data.{key}") as err:
         load_config(path)
     assert needle in str(err.value)
+
+
+def test_shift_per_feature_and_its_length_checked():
+    plain = build_data(_cfg(normalize=False), seed=0)
+    moved = build_data(_cfg(normalize=False, shift=[0.0, 5.0]), seed=0)
+    assert torch.allclose(moved.test.x, plain.test.x + torch.tensor([0.0, 5.0]))
+    with pytest.raises(MlcoreError, match="data.shift has 3 values but moons has"):
+        build_data(_cfg(normalize=False, shift=[1.0, 2.0, 3.0]), seed=0)

@@ -95,10 +95,11 @@ class DataConfig:
     stratify: bool = True
     normalize: bool = True
     dedupe: bool = False
-    # deliberate changes for studies (mlcore/data/variants.py): added to every feature;
+    # deliberate changes for studies (mlcore/data/variants.py): added to every feature (one
+    # number) or to each (a list);
     # per class the fraction of its samples kept; the fraction of test samples replaced by
     # copies of training samples
-    shift: float = 0.0
+    shift: float | list[float] = 0.0
     class_fraction: list[float] | None = None
     contaminate: float = 0.0
     batch_size: int = 64
@@ -112,7 +113,8 @@ class DataConfig:
         check(self.noise is None or self.noise >= 0, "noise", "must be >= 0")
         ok = self.class_fraction is None or all(0 < f <= 1 for f in self.class_fraction)
         check(ok, "class_fraction", "each class's fraction must be in (0, 1]")
-        check(math.isfinite(self.shift), "shift", f"must be a finite number, got {self.shift}")
+        shifts = self.shift if isinstance(self.shift, list | tuple) else (self.shift,)
+        check(all(math.isfinite(v) for v in shifts), "shift", "must be finite numbers")
         check(0 <= self.contaminate <= 1, "contaminate", "must be a fraction in [0, 1]")
         if self.name == "csv":
             check(self.path is not None, "path", "the csv dataset needs data.path (a CSV file)")

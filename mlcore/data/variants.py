@@ -24,8 +24,8 @@ def apply_variants(source: Source, cfg: DataConfig, seed: int) -> Source:
     """`source` with the config's deliberate changes; unchanged when none is set."""
     if cfg.class_fraction is not None:
         _thin_classes(source, cfg.class_fraction, seed)
-    if cfg.shift:
-        _shift(source, cfg.shift, cfg.name)
+    if any(_as_list(cfg.shift)):
+        _shift(source, _as_list(cfg.shift), cfg.name)
     if cfg.contaminate:
         _contaminate(source, cfg.contaminate, seed, cfg.name)
     return source
@@ -37,11 +37,22 @@ def _in_memory(split: Split, key: str, name: str) -> TensorSplit:
     return split
 
 
-def _shift(source: Source, shift: float, name: str) -> None:
-    """Add `shift` to every feature of every split: the same data, centred elsewhere."""
+def _as_list(shift: float | list[float]) -> list[float]:
+    return list(shift) if isinstance(shift, list | tuple) else [shift]
+
+
+def _shift(source: Source, shift: list[float], name: str) -> None:
+    """Add the offset to the features of every split: the same data, centred elsewhere.
+    One value moves every feature alike; a list gives each feature its own ([F] for x [N, F])."""
     for part in ("train", "val", "test"):
         split = _in_memory(getattr(source, part), "shift", name)
-        setattr(source, part, TensorSplit(split.x + shift, split.y))
+        offset = torch.tensor(shift, dtype=split.x.dtype)
+        if len(shift) > 1 and (split.x.dim() != 2 or split.x.shape[1] != len(shift)):
+            raise MlcoreError(
+                f"data.shift has {len(shift)} values but {name} has "
+                f"{tuple(split.x.shape[1:])} features; give one number or one per feature"
+            )
+        setattr(source, part, TensorSplit(split.x + offset, split.y))
 
 
 def _thin_classes(source: Source, fractions: list[float], seed: int) -> None:
