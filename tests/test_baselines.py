@@ -9,9 +9,14 @@ import pytest
 import torch
 from rich.console import Console
 
-from mlcore.evaluation.metrics import background_baseline, majority_baseline
 from mlcore.evaluation.report_table import render_report
-from mlcore.metrics import classification_report, confusion_matrix, segmentation_report
+from mlcore.metrics import (
+    background_baseline,
+    classification_report,
+    confusion_matrix,
+    majority_baseline,
+    segmentation_report,
+)
 
 
 def _text(renderables) -> str:
