@@ -119,6 +119,7 @@ def test_log_model_stats_adds_columns_and_changes_nothing_else(tmp_path, write_c
     # the test report measures the model either way, and the last column matches it
     for summary in (off_summary, on_summary):
         assert summary["test"]["model"]["weights"]["params"] == 2 * 8 + 8 * 8 + 8 * 2
+        assert summary["test"]["baseline"]["majority_class"] in ("upper", "lower")
     assert (tmp_path / "on" / "plots" / "model_stats.png").is_file()
 
 

@@ -165,7 +165,8 @@ def _prf(tp: Tensor, fp: Tensor, fn: Tensor) -> dict[str, Tensor]:
 def classification_report(
     cm: Tensor, positive_class: int | None = None, class_names: list[str] | None = None
 ) -> dict:
-    """The DESIGN.md classification report (no task/split/num_samples) from a [C, C] matrix."""
+    """The DESIGN.md classification report (no task/split/num_samples) from a [C, C] matrix,
+    with `baseline`: the accuracy of always predicting the most frequent true class."""
     c = _counts(cm)
     n = c["tp"].numel()
     labels = _labels(n, class_names)
@@ -211,7 +212,8 @@ def segmentation_report(cm: Tensor, class_names: list[str] | None = None) -> dic
     IoU = tp / (tp + fp + fn), mIoU = mean over classes that are not null (mmsegmentation,
     Cityscapes). mean_accuracy = mean per-class recall over classes present in the target
     (scikit-learn's balanced_accuracy_score). Extra keys: `class_accuracy` (per-class recall,
-    null for a class absent from the target), `support` (true pixels per class), `labels`.
+    null for a class absent from the target), `support` (true pixels per class), `labels`;
+    `baseline`: the same figures for predicting background (class 0) everywhere.
     """
     c = _counts(cm)
     present = (c["tp"] + c["fp"] + c["fn"]) > 0
