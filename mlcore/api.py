@@ -20,6 +20,7 @@ from mlcore.plots.curves import plot_curves
 from mlcore.training.build import Parts, build_parts
 from mlcore.training.checkpoint import load_checkpoint
 from mlcore.training.device import Placement, unwrap
+from mlcore.training.layer_labels import layer_labels
 from mlcore.training.resume import check_resume_changes, check_same_data
 from mlcore.training.rundir import RunDir, command_line, create_run_dir
 from mlcore.training.trainer import Interrupted, Reporter, Trainer
@@ -223,7 +224,13 @@ def _finish(
     if not trainer.p.placement.is_main:
         return {}
     rows = run.read_metrics()
-    plot_curves(rows, run.plots, title=trainer.p.config.run.name)
+    plot_curves(
+        rows,
+        run.plots,
+        title=trainer.p.config.run.name,
+        layer_names=layer_labels(trainer.p.model),
+        best=trainer.best_summary(),
+    )
     fields = {
         "status": status,
         "epochs_completed": trainer.epoch - 1,
@@ -294,4 +301,5 @@ def _cpu_if_needed(cfg: Config):
     if device.startswith("cuda") and not torch.cuda.is_available():
         device = "cpu"
     precision = "fp32" if device == "cpu" and t.precision == "amp" else t.precision
-    return dataclasses.replace(t, device=device, strategy="single", precision=precision)
+    # one process on one device, whatever the run trained with (dp or ddp over several)
+    return dataclasses.replace(t, device=device, strategy="single", devices=1, precision=precision)

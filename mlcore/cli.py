@@ -7,6 +7,7 @@ Output, exit codes and error display live here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -102,10 +103,15 @@ def train(
     """Train a model; writes a run directory (config, metrics, checkpoints, plots)."""
     if config is not None and resume is not None:
         raise MlcoreError("train: give either CONFIG or --resume RUN_DIR, not both")
+    cfg = None
     if config is not None:  # validate before importing torch: errors answer at once
         from mlcore.config import load_config
 
-        load_config(config, set_ or [])
+        cfg = load_config(config, set_ or [])
+    elif resume is not None:
+        cfg = _saved_config(resume, set_ or [])
+    if cfg is not None and cfg.trainer.strategy == "ddp" and "RANK" not in os.environ:
+        raise typer.Exit(_launch_ddp(cfg, config, resume, set_ or [], run_dir, runs_root, quiet))
     from mlcore.api import train as train_run
     from mlcore.progress import ConsoleReporter
     from mlcore.training.trainer import Interrupted
@@ -138,6 +144,51 @@ def train(
 
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _saved_config(run_dir: Path, overrides: list[str]) -> Any:
+    from mlcore.config import load_config
+
+    config = run_dir / "config.yaml"
+    if not config.is_file():
+        raise MlcoreError(f"--resume {run_dir}: not a run directory (no config.yaml)")
+    return load_config(config, overrides)
+
+
+def _launch_ddp(
+    cfg: Any,
+    config: Path | None,
+    resume: Path | None,
+    overrides: list[str],
+    run_dir: Path | None,
+    runs_root: Path,
+    quiet: bool,
+) -> int:
+    """strategy ddp outside torchrun: start the ranks here (training/launch.py)."""
+    from mlcore.training.launch import Job, launch, local_processes
+    from mlcore.training.rundir import free_run_path
+
+    try:
+        processes, backend = local_processes(cfg.trainer.devices, cfg.trainer.device)
+    except MlcoreError as err:
+        raise MlcoreError(f"{config or resume / 'config.yaml'}: {err}") from None
+    if resume is not None:
+        target, rank_args = resume, ["train", "--resume", str(resume)]
+    else:
+        target = run_dir or free_run_path(runs_root, cfg.run.name)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise MlcoreError(f"--run-dir {target}: already exists and is not empty")
+        rank_args = ["train", str(config), "--run-dir", str(target)]
+    for item in overrides:
+        rank_args += ["--set", item]
+    if quiet:
+        rank_args.append("--quiet")
+    job = Job(processes, backend, Path(target))
+    _console(stderr=True).print(
+        f"ddp: starting {processes} process{'es' if processes > 1 else ''} on this machine "
+        f"({backend}); run directory {target}"
+    )
+    return launch(job, rank_args)
 
 
 def _leave_process_group(together: bool) -> None:
@@ -400,7 +451,7 @@ def _labelled(label: str, message: str) -> Any:
 def main() -> None:
     """Entry point: user errors exit 2 with one line, failed runs 1, interrupts 130."""
     try:
-        _main()
+        _run_app()
     except SystemExit as stop:
         if _State.left_process_group:
             _exit_rank(stop.code)
@@ -425,7 +476,7 @@ def _exit_rank(code: int | str | None) -> None:
     os._exit(code or 0)
 
 
-def _main() -> None:
+def _run_app() -> None:
     from mlcore.errors import RunFailed
 
     try:
@@ -433,23 +484,39 @@ def _main() -> None:
     except MlcoreError as err:
         if _State.debug:
             raise
+        _record_for_launcher(str(err))
         _console(stderr=True).print(_labelled("error: ", str(err)))
         sys.exit(2)
     except RunFailed as err:
         if _State.debug:
             raise
+        _record_for_launcher(str(err))
         _console(stderr=True).print(_labelled("run failed: ", str(err)))
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:  # `mlcore eval RUN | head`: stop quietly, as Unix tools do
         _quiet_broken_pipe()
+    except Exception as err:  # a bug, or a DDP peer lost: the traceback stays; the launcher
+        _record_for_launcher(f"{type(err).__name__}: {err}")  # learns the one line
+        raise
     except SystemExit as stop:
         # Click (inside Typer) meets EPIPE by wrapping stdout in its PacifyFlushWrapper and
         # exiting 1; make that the closed-pipe status too (the class is private: by name).
         if type(sys.stdout).__name__ == "PacifyFlushWrapper":
             sys.exit(141)
         raise stop from None
+
+
+def _record_for_launcher(line: str) -> None:
+    """A DDP rank under PyTorch's elastic launcher (mlcore's own, or torchrun): leave the
+    one-line error where the launcher looks, so it can name the rank that failed and why."""
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not path:
+        return
+    data = {"message": {"message": line, "extraInfo": {"py_callstack": "", "timestamp": "0"}}}
+    with contextlib.suppress(OSError):  # else the launcher reports the exit status alone
+        Path(path).write_text(json.dumps(data))
 
 
 def _quiet_broken_pipe() -> None:

@@ -83,7 +83,7 @@ BUILD_CASES = [
     ("positive-class", "eval: {positive_class: 5}\n", "eval.positive_class"),
     ("devices-without-strategy", "trainer: {devices: 2}\n", "trainer.devices"),
     ("dp-without-cuda", "trainer: {strategy: dp, device: cpu}\n", "trainer.strategy"),
-    ("ddp-without-torchrun", "trainer: {strategy: ddp}\n", "torchrun"),
+    ("ddp-auto-without-gpus", "trainer: {strategy: ddp, device: cpu}\n", "trainer.devices"),
     ("torchvision-on-tabular", "model: {name: torchvision, arch: resnet18}\n", "model.name"),
     ("batch-of-one-batchnorm", "model: {batchnorm: true}\ndata: {batch_size: 1}\n", "too small"),
     (

@@ -133,13 +133,17 @@ def test_eval_json_has_model_section_and_baseline(tmp_path, write_config, cli):
     assert result.code == 0, result.err
     report = json.loads(result.out)
     assert set(report["model"]) == {"weights", "activations", "sparse_below"}
-    assert [r["layer"] for r in report["model"]["activations"]["layers"]] == [
-        "hidden.1",
-        "hidden.4",
+    relus = report["model"]["activations"]["layers"]
+    assert [(r["layer"], r["label"]) for r in relus] == [
+        ("hidden.1", "after linear 1"),
+        ("hidden.4", "after linear 2"),
     ]
+    weights = report["model"]["weights"]["layers"]
+    assert [r["label"] for r in weights] == ["linear 1", "linear 2", "linear 3 (output)"]
     assert report["baseline"]["majority_class"] in ("upper", "lower")
     table = cli("eval", run.path)
     assert "Model: weights" in table.out and "dead ReLU units:" in table.out
+    assert "linear 1 · hidden.0" in table.out and "after linear 2 · hidden.4" in table.out
 
 
 def _ddp_probe_worker(rank: int, init_file: str, out_dir: str) -> None:

@@ -10,8 +10,11 @@ A ReLU unit (a feature of a (B, F) output, a channel of a (B, C, H, W) one) is d
 output is 0 for every sample of the split (and every position): it passes no gradient for
 any input the split holds. A leaky ReLU never outputs exactly 0, so its units cannot die;
 they are counted apart as `never_positive` (their input was negative for the whole split),
-and the `dead_relu` totals cover plain ReLUs only. Layers are named by module path, as
-the `grad/<layer>` columns of metrics.csv are.
+and the `dead_relu` totals cover plain ReLUs only.
+
+Each layer has its module path (`layer`, as in the `grad/<layer>` columns of metrics.csv)
+and a `label` as a reader counts it (training/layer_labels.py): "linear 1", and for a ReLU
+the weight layer it follows, "after linear 1".
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from mlcore.training.layer_labels import layer_labels
 
 SPARSE_BELOW = 1e-3  # |w| below this counts as a zero weight
 # metrics.csv columns with trainer.log_model_stats (val/: measured on the validation split)
@@ -38,15 +43,17 @@ def weighted_layers(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def weight_stats(model: nn.Module) -> dict[str, Any]:
-    """{"layers": [{layer, params, sparsity, norm}], "sparsity", "norm", "params"}: the
+    """{"layers": [{layer, label, params, sparsity, norm}], "sparsity", "norm", "params"}: the
     fraction of weights with |w| < SPARSE_BELOW and the L2 norm, per layer and over all."""
     layers = []
     zeros, total, sq = 0, 0, 0.0
+    labels = layer_labels(model)
     for name, w in weighted_layers(model).items():
         w64 = w.double()
         n_zero, n = int((w64.abs() < SPARSE_BELOW).sum()), w64.numel()
         layer_sq = float(w64.pow(2).sum())
-        layers.append({"layer": name, "params": n, "sparsity": n_zero / n, "norm": layer_sq**0.5})
+        layers.append({"layer": name, "label": labels.get(name, name), "params": n,
+                       "sparsity": n_zero / n, "norm": layer_sq**0.5})  # fmt: skip
         zeros, total, sq = zeros + n_zero, total + n, sq + layer_sq
     return {
         "layers": layers,
@@ -64,11 +71,15 @@ class DeadReluProbe:
     def __init__(self, model: nn.Module):
         self.kinds: dict[str, str] = {}
         self.modules: dict[str, nn.Module] = {}
-        for name, m in model.named_modules():
+        self.labels: dict[str, str] = {}
+        weight_labels, after = layer_labels(model), None
+        for name, m in model.named_modules():  # registration order: forward order in mlcore
+            key = name.removeprefix("module.")
+            after = weight_labels.get(key, after)
             kind = "leaky_relu" if isinstance(m, nn.LeakyReLU) else "relu"
             if isinstance(m, (nn.ReLU, nn.LeakyReLU)):
-                key = name.removeprefix("module.")
                 self.kinds[key], self.modules[key] = kind, m
+                self.labels[key] = f"after {after}" if after else key
         self.active: dict[str, torch.Tensor | None] = {}  # [units] bool; None: shapes disagree
         self._hooks: list[torch.utils.hooks.RemovableHandle] = []
 
@@ -110,7 +121,7 @@ class DeadReluProbe:
         self.active = merged
 
     def report(self) -> dict[str, Any]:
-        """{"layers": [{layer, kind, units, dead}], "dead_relu", "never_positive"}; `dead` is
+        """{"layers": [{layer, label, kind, units, dead}], "dead_relu", "never_positive"}; `dead` is
         the dead (relu) or never-positive (leaky) fraction; totals are over units, null when
         the model has no such layer or the layer never ran."""
         layers = []
@@ -119,8 +130,9 @@ class DeadReluProbe:
             flags = self.active.get(name)
             units = None if flags is None else int(flags.numel())
             idle = None if flags is None else int((~flags).sum())
-            layers.append({"layer": name, "kind": kind, "units": units,
-                           "dead": None if flags is None else idle / units})  # fmt: skip
+            dead = None if flags is None else idle / units
+            layers.append({"layer": name, "label": self.labels[name], "kind": kind,
+                           "units": units, "dead": dead})  # fmt: skip
             if flags is not None:
                 counts[kind][0] += idle
                 counts[kind][1] += units

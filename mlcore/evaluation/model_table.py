@@ -12,6 +12,12 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
+def _name(row: dict) -> str:
+    """ "linear 1 · hidden.0": the reader's count, then the module path of the JSON report."""
+    label = row.get("label")  # absent from reports written before labels
+    return f"{label} · {row['layer']}" if label and label != row["layer"] else row["layer"]
+
+
 def render_model_section(section: dict) -> list[RenderableType]:
     weights, acts = section["weights"], section["activations"]
     below = section.get("sparse_below", 1e-3)
@@ -19,7 +25,7 @@ def render_model_section(section: dict) -> list[RenderableType]:
     for col in ("layer", "weights", f"|w| < {below:g}", "L2 norm"):
         table.add_column(col, justify="left" if col == "layer" else "right")
     for row in weights["layers"]:
-        table.add_row(row["layer"], str(row["params"]), _pct(row["sparsity"]), f"{row['norm']:.4g}")
+        table.add_row(_name(row), str(row["params"]), _pct(row["sparsity"]), f"{row['norm']:.4g}")
     if weights["layers"]:
         table.add_section()
         table.add_row("all", str(weights["params"]), _pct(weights["sparsity"]),
@@ -31,7 +37,7 @@ def render_model_section(section: dict) -> list[RenderableType]:
             relus.add_column(col, justify="left" if col in ("layer", "kind") else "right")
         for row in acts["layers"]:
             units = "—" if row["units"] is None else str(row["units"])
-            relus.add_row(row["layer"], row["kind"], units, _pct(row["dead"]))
+            relus.add_row(_name(row), row["kind"], units, _pct(row["dead"]))
         out += [Text("Model: ReLU units that never fired on this split", style="bold"), relus]
         out.append(Text(f"dead ReLU units: {_pct(acts['dead_relu'])}"
                         + ("" if acts["never_positive"] is None else

@@ -130,7 +130,7 @@ def build_step(cfg: Config, model: nn.Module, task: Any, placement: Placement) -
     and the optimizer that the scheduler drives and `lr` reports."""
     if cfg.model.name == "gan":
         return build_gan_step(cfg, unwrap(model))
-    optimizer = build_optimizer(cfg.optimizer, model.parameters())
+    optimizer = build_optimizer(cfg.optimizer, unwrap(model).parameters())  # not RankFlags
     step = SupervisedStep(
         model,
         task.loss,

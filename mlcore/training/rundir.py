@@ -95,6 +95,16 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def free_run_path(root: Path, name: str) -> Path:
+    """Where a new run named `name` would go now (the first free root/name/STAMP[-i])."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = root / name / stamp
+    for target in [base] + [base.with_name(f"{stamp}-{i}") for i in range(1, 1000)]:
+        if not target.exists():
+            return target
+    raise MlcoreError(f"{base.parent}: too many runs started in the same second")
+
+
 def create_run_dir(root: Path, name: str, config_text: str, exact: Path | None = None) -> RunDir:
     """Create the run directory with config.yaml and summary.json already in it.
 
@@ -138,7 +148,10 @@ def create_run_dir(root: Path, name: str, config_text: str, exact: Path | None =
 
 
 def command_line() -> str:
-    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    program = Path(sys.argv[0]).name
+    if program == "__main__.py":  # `python -m mlcore` (a self-launched DDP rank, torchrun)
+        program = "mlcore"
+    return " ".join([program, *sys.argv[1:]])
 
 
 def _provenance() -> dict[str, Any]:

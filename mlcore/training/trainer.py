@@ -9,8 +9,6 @@ import time
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-import torch
-
 from mlcore.errors import RunFailed
 from mlcore.evaluation.model_stats import MODEL_STAT_COLUMNS, stat_columns
 from mlcore.evaluation.tasks import VAL_METRICS
@@ -55,7 +53,7 @@ class Trainer:
         self.p, self.run, self.reporter = parts, run, reporter
         cfg = parts.config.trainer
         self.step = parts.step  # built with the other parts; it owns what differs (GAN)
-        self.health = GradHealth(parts.model) if cfg.log_grad_norms else None
+        self.health = GradHealth(unwrap(parts.model)) if cfg.log_grad_norms else None
         # the model measures only where the model has a split to measure them on (not a GAN)
         self.model_stats = cfg.log_model_stats and parts.task.name != "generation"
         self.best = Monitor(cfg.checkpoint.monitor, cfg.checkpoint.mode)
@@ -167,7 +165,7 @@ class Trainer:
                 sums[key] += value
             self.batch, self.global_step = i + 1, self.global_step + 1
             reporter.step(i + 1, losses[shown])
-            if self._stop_now() if distributed else self._stop_requested:
+            if step.stop_agreed if distributed else self._stop_requested:
                 self.seconds += time.perf_counter() - t0
                 self._save("last")
                 raise Interrupted
@@ -175,12 +173,11 @@ class Trainer:
 
     def _stop_now(self) -> bool:
         """Under DDP every rank must stop after the same step, or the others would wait
-        forever in the next gradient all-reduce: agree on the flag (any rank's signal)."""
-        if self.p.placement.strategy != "ddp":
-            return self._stop_requested
-        flag = torch.tensor([float(self._stop_requested)], device=self.p.placement.device)
-        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-        self._stop_requested = bool(flag.item())
+        forever in the next gradient all-reduce: the step learns whether any rank asked, in
+        DDP's own all-reduce (device.RankFlags); a request that comes after an epoch's last
+        step rides on the next epoch's first."""
+        if self.p.placement.strategy == "ddp":
+            return self.step.stop_agreed
         return self._stop_requested
 
     def _end_epoch(self) -> None:
@@ -258,9 +255,12 @@ class Trainer:
             return
 
         def request_stop(signum: int, _frame: Any) -> None:
+            # Under DDP the launcher (mlcore's or torchrun) starts ranks in sessions of their
+            # own and forwards the terminal's Ctrl-C once to each: one signal, one request.
             if self._stop_requested:  # a second Ctrl-C: stop now
                 raise KeyboardInterrupt
             self._stop_requested = True
+            self.step.stop_requested = True  # under DDP, told to every rank with the grads
             self._warn("stopping after this step; a resumable checkpoint is saved")
 
         old = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
