@@ -10,7 +10,12 @@ import torch
 from torch import nn
 
 from mlcore import api
-from mlcore.evaluation.model_stats import DeadReluProbe, stat_columns, weight_stats
+from mlcore.evaluation.model_stats import (
+    DeadReluProbe,
+    model_stat_columns,
+    stat_columns,
+    weight_stats,
+)
 
 MOONS = {
     "run": {"name": "t", "seed": 3},
@@ -92,8 +97,10 @@ def test_conv_channels_are_units_and_leaky_relu_is_counted_apart():
     assert (rep["dead_relu"], rep["never_positive"]) == (0.5, 0.5)
 
 
-def test_no_relu_gives_null_and_nan_column():
+def test_no_relu_gives_null_and_no_dead_relu_column():
     net = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid())
+    assert model_stat_columns(net) == ["weights/sparsity", "weights/norm"]
+    assert "val/dead_relu" in model_stat_columns(nn.Sequential(nn.Linear(2, 2), nn.ReLU()))
     with DeadReluProbe(net) as probe:
         net(torch.randn(3, 2))
     section = {"weights": weight_stats(net), "activations": probe.report()}

@@ -149,6 +149,12 @@ def model_section(model: nn.Module, probe: DeadReluProbe) -> dict[str, Any]:
     }
 
 
+def model_stat_columns(model: nn.Module) -> list[str]:
+    """The metrics.csv columns this model can fill: val/dead_relu only when it has ReLUs."""
+    relu = any(isinstance(m, nn.ReLU) for m in model.modules())
+    return [c for c in MODEL_STAT_COLUMNS if relu or c != "val/dead_relu"]
+
+
 def stat_columns(section: dict[str, Any]) -> dict[str, float]:
     """A `model` section as the metrics.csv columns; NaN where there is nothing to measure."""
     values = (

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from mlcore.errors import RunFailed
-from mlcore.evaluation.model_stats import MODEL_STAT_COLUMNS, stat_columns
+from mlcore.evaluation.model_stats import model_stat_columns, stat_columns
 from mlcore.evaluation.tasks import VAL_METRICS
 from mlcore.training.build import Parts
 from mlcore.training.checkpoint import rng_state, save_checkpoint, set_rng_state
@@ -67,7 +67,7 @@ class Trainer:
         grads = self.health.columns if self.health else []
         losses = [f"train/{name}" for name in self.step.columns]
         val_loss = ["val/loss"] if parts.task.has_val_loss else []
-        stats = list(MODEL_STAT_COLUMNS) if self.model_stats else []
+        stats = model_stat_columns(parts.model) if self.model_stats else []
         self.columns = ["epoch", "step", *losses, *val_loss, *val, "lr", "seconds", *stats, *grads]
 
     # -- checkpoint state ---------------------------------------------------------------
