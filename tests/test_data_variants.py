@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mlcore.config import DataConfig, load_config
+from mlcore.config import DataConfig, SplitConfig, load_config
 from mlcore.config.unused_keys import unused_keys
 from mlcore.data import build_data
 from mlcore.errors import MlcoreError
@@ -87,3 +87,9 @@ def test_shift_per_feature_and_its_length_checked():
     assert torch.allclose(moved.test.x, plain.test.x + torch.tensor([0.0, 5.0]))
     with pytest.raises(MlcoreError, match="data.shift has 3 values but moons has"):
         build_data(_cfg(normalize=False, shift=[1.0, 2.0, 3.0]), seed=0)
+
+
+def test_contaminate_all_of_a_test_split_larger_than_train():
+    split = SplitConfig(train=0.3, val=0.1, test=0.6)
+    data = build_data(_cfg(n_samples=100, contaminate=1.0, split=split), seed=0)
+    assert data.info["contamination"]["test_in_train"] == len(data.test) == 60

@@ -87,7 +87,9 @@ def _contaminate(source: Source, fraction: float, seed: int, name: str) -> None:
         return
     rng = np.random.default_rng([seed, 0x1EA4])
     slots = torch.from_numpy(rng.choice(len(test), size=n, replace=False))
-    copies = torch.from_numpy(rng.choice(len(train), size=n, replace=False))
+    # distinct training samples where there are enough (a test split larger than train
+    # under contaminate 1.0 repeats some)
+    copies = torch.from_numpy(rng.choice(len(train), size=n, replace=n > len(train)))
     x, y = test.x.clone(), test.y.clone()
     x[slots], y[slots] = train.x[copies], train.y[copies]
     source.test = TensorSplit(x, y)
