@@ -178,3 +178,22 @@ def test_dead_units_agree_across_processes_even_one_without_batches(tmp_path):
     mp.spawn(_ddp_probe_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=2)
     for rank in (0, 1):  # unit 0 fired on rank 0 only: alive everywhere; 1 and 2 dead
         assert torch.load(tmp_path / f"rank{rank}.pt") == pytest.approx(2 / 3)
+
+
+def test_long_model_tables_show_first_and_last_layers():
+    from rich.console import Console
+
+    from mlcore.evaluation.model_table import render_model_section
+
+    layers = [nn.Linear(4, 4) for _ in range(20)]
+    net = nn.Sequential(*[m for lin in layers for m in (lin, nn.ReLU())])
+    with DeadReluProbe(net) as probe:
+        net(torch.randn(3, 4))
+    section = {"weights": weight_stats(net), "activations": probe.report()}
+    console = Console(record=True, width=120)
+    for part in render_model_section(section):
+        console.print(part)
+    text = console.export_text()
+    assert "linear 1 · 0" in text and "linear 20 (output) · 38" in text
+    assert "linear 10 ·" not in text and "… 8 more layers (eval --json lists them)" in text
+    assert "after linear 1 · 1" in text and "… 8 more" in text
