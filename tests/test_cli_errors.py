@@ -49,6 +49,8 @@ CASES = [
     ("val-zero", "data: {split: {train: 0.85, val: 0.0, test: 0.15}}\n", [], "data.split.val"),
     ("run-name-path", "run: {name: ../../escape}\n", [], "run.name"),
     ("negative-seed", "run: {seed: -1}\n", [], "run.seed"),
+    ("zero-threads", "trainer: {threads: 0}\n", [], "trainer.threads"),
+    ("word-threads", "trainer: {threads: many}\n", [], "trainer.threads"),
     ("arch-without-torchvision", "model: {name: cnn, arch: resnet18}\n", [], "model.arch"),
     ("torchvision-without-arch", "model: {name: torchvision}\n", [], "model.arch"),
 ]

@@ -333,9 +333,13 @@ class TrainerConfig:
     # epoch costs no more than before; eval and the test report measure them regardless)
     log_model_stats: bool = False
     sample_every: int = 10  # gan: plots/samples_epoch_NNN.png every this many epochs; 0: never
+    # CPU threads of one process: auto keeps PyTorch's choice (OMP_NUM_THREADS, else the
+    # cores); results are bit-identical only between runs at the same count.
+    threads: int | Literal["auto"] = "auto"
 
     def __post_init__(self) -> None:
         check(self.sample_every >= 0, "sample_every", "must be >= 0")
+        check(self.threads == "auto" or self.threads >= 1, "threads", "must be >= 1 or auto")
         check(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
         ok = self.device in ("auto", "cpu", "cuda", "mps") or (
             self.device.startswith("cuda:") and self.device[5:].isdigit()

@@ -28,6 +28,7 @@ from mlcore.training.gan_parts import (
     generation_task,
 )
 from mlcore.training.step import SupervisedStep
+from mlcore.training.threads import apply_threads
 
 
 @dataclass
@@ -146,6 +147,7 @@ def build_step(cfg: Config, model: nn.Module, task: Any, placement: Placement) -
 def build_parts(cfg: Config, stats: dict | None = None, cache: Path | None = None) -> Parts:
     """Everything for training or evaluating `cfg`; `stats` reuses saved normalization,
     `cache` is a run directory whose saved judge a GAN reuses."""
+    apply_threads(cfg.trainer.threads)
     placement = place(cfg.trainer)
     if cfg.model.name == "gan":
         check_gan(cfg, placement)

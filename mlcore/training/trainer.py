@@ -15,6 +15,7 @@ from mlcore.evaluation.tasks import VAL_METRICS
 from mlcore.training.build import Parts
 from mlcore.training.checkpoint import rng_state, save_checkpoint, set_rng_state
 from mlcore.training.device import unwrap
+from mlcore.training.gpu_memory import PeakMemory, describe_peaks, devices_used
 from mlcore.training.grad_health import GradHealth
 from mlcore.training.monitor import Monitor
 from mlcore.training.rundir import RunDir
@@ -63,6 +64,8 @@ class Trainer:
         self.sums = dict.fromkeys(self.step.columns, 0.0)  # sums of the epoch in progress
         self.seconds = 0.0  # training time of the epoch in progress
         self._stop_requested = False
+        devices = devices_used(parts.placement)
+        self.gpu_memory = PeakMemory(devices) if devices else None
         val = [f"val/{m}" for m in VAL_METRICS[parts.task.name]]
         grads = self.health.columns if self.health else []
         losses = [f"train/{name}" for name in self.step.columns]
@@ -126,6 +129,8 @@ class Trainer:
         epochs = self.p.config.trainer.epochs
         with self._catch_signals():
             while self.epoch <= epochs:
+                if self.gpu_memory is not None:
+                    self.gpu_memory.epoch_start()
                 self._train_epoch()
                 self._end_epoch()
                 if self._stop_now():
@@ -226,6 +231,11 @@ class Trainer:
         line = format_row(row, self.p.config.trainer.epochs) + ("  *best" if improved else "")
         self.reporter.epoch_end(row, improved)
         self._log(line)
+        if self.gpu_memory is not None:
+            memory = describe_peaks(self.gpu_memory.epoch_end())
+            self._log(memory)
+            if self.p.placement.strategy == "dp":  # the uneven split is worth seeing each epoch
+                getattr(self.reporter, "info", self.reporter.warn)(memory)
         for message in self.health.warnings() if self.health else []:
             self._warn(f"epoch {completed}: {message}")
 
@@ -244,8 +254,15 @@ class Trainer:
         raise RunFailed(
             f"the loss became {err.args[0]} at epoch {self.epoch}, step {self.global_step + 1} "
             f"(batch {batch + 1}); lower optimizer.lr or set regularization.grad_clip "
-            "(e.g. --set regularization.grad_clip=1.0). best.pt and last.pt are unchanged."
+            f"(e.g. --set regularization.grad_clip=1.0). {self._checkpoints_kept()}"
         ) from None
+
+    def _checkpoints_kept(self) -> str:
+        """What a failed run leaves to evaluate or resume, as it is on disk."""
+        kept = [p.name for p in (self.run.best, self.run.last) if p.is_file()] if self.run else []
+        if not kept:
+            return "No checkpoint was saved before it."
+        return f"{' and '.join(kept)} keep the weights saved before it."
 
     @contextmanager
     def _catch_signals(self):
