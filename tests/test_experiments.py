@@ -1,7 +1,7 @@
 """experiments/*.yaml: each is an ordinary config plus a `sweep:` section (the format of
 `mlcore sweep`). Every file parses, its sweep section is well formed, and every trial (grid x
 variants x seeds, applied as --set overrides) is a valid config whose parts build and whose
-metric and target are columns its runs will log."""
+metric and target are columns its runs will log; `mlcore sweep`'s own planner agrees."""
 
 from __future__ import annotations
 
@@ -83,6 +83,21 @@ def test_every_trial_config_validates(path, tmp_path):
             seen.add(json.dumps(cfg.to_dict(), sort_keys=True))
     # no two trials are the same run: every variant and grid value changes something
     assert len(seen) == len(_combinations(sweep)) * len(_seeds(sweep)), path.name
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_mlcore_sweep_plans_the_same_trials(path):
+    """The sweep planner itself (what `mlcore sweep --dry-run` runs) accepts the file and
+    makes exactly the trials above, each validated."""
+    from mlcore.sweep.spec import build_spec, make_trials, validate_trials
+
+    spec = build_spec(path)
+    trials = make_trials(spec)
+    validate_trials(spec, trials)
+    _, sweep = _sweep(path)
+    assert len(trials) == len(_combinations(sweep)) * len(_seeds(sweep))
+    assert len({t.variant for t in trials}) == len(_combinations(sweep))
+    assert spec.metric == sweep["metric"]
 
 
 @pytest.mark.slow
