@@ -222,7 +222,11 @@ def test_report(parts: Parts, run: RunDir) -> dict[str, Any]:
     state = load_checkpoint(run.best)
     unwrap(parts.model).load_state_dict(state["model"])
     report, _ = parts.task.evaluate(
-        parts.model, parts.loaders["test"], parts.placement.device, distributed=distributed
+        parts.model,
+        parts.loaders["test"],
+        parts.placement.device,
+        distributed=distributed,
+        model_stats=True,
     )
     return {"split": "test", "checkpoint": "best", "epoch": state["epoch"] - 1, **report}
 
@@ -295,7 +299,9 @@ def evaluate_run(
     unwrap(parts.model).load_state_dict(state["model"])
     if len(getattr(parts.data, split)) == 0:
         raise MlcoreError(f"--split {split}: this run's {split} split is empty")
-    report, _ = parts.task.evaluate(parts.model, parts.loaders[split], parts.placement.device)
+    report, _ = parts.task.evaluate(
+        parts.model, parts.loaders[split], parts.placement.device, model_stats=True
+    )
     report = {"split": split, "checkpoint": checkpoint, "epoch": state["epoch"] - 1, **report}
     return report, parts
 

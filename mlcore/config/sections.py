@@ -7,6 +7,7 @@ and config errors answer before torch would have finished importing.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -94,6 +95,13 @@ class DataConfig:
     stratify: bool = True
     normalize: bool = True
     dedupe: bool = False
+    # deliberate changes for studies (mlcore/data/variants.py): added to every feature (one
+    # number) or to each (a list);
+    # per class the fraction of its samples kept; the fraction of test samples replaced by
+    # copies of training samples
+    shift: float | list[float] = 0.0
+    class_fraction: list[float] | None = None
+    contaminate: float = 0.0
     batch_size: int = 64
     num_workers: int = 0
 
@@ -103,6 +111,11 @@ class DataConfig:
         check(self.num_workers >= 0, "num_workers", "must be >= 0")
         check(self.n_samples is None or self.n_samples >= 10, "n_samples", "must be >= 10")
         check(self.noise is None or self.noise >= 0, "noise", "must be >= 0")
+        ok = self.class_fraction is None or all(0 < f <= 1 for f in self.class_fraction)
+        check(ok, "class_fraction", "each class's fraction must be in (0, 1]")
+        shifts = self.shift if isinstance(self.shift, list | tuple) else (self.shift,)
+        check(all(math.isfinite(v) for v in shifts), "shift", "must be finite numbers")
+        check(0 <= self.contaminate <= 1, "contaminate", "must be a fraction in [0, 1]")
         if self.name == "csv":
             check(self.path is not None, "path", "the csv dataset needs data.path (a CSV file)")
             check(self.target is not None, "target", "the csv dataset needs data.target")
@@ -316,6 +329,9 @@ class TrainerConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     deterministic: bool = True
     log_grad_norms: bool = True
+    # metrics.csv gains weights/sparsity, weights/norm, val/dead_relu per epoch (off: each
+    # epoch costs no more than before; eval and the test report measure them regardless)
+    log_model_stats: bool = False
     sample_every: int = 10  # gan: plots/samples_epoch_NNN.png every this many epochs; 0: never
     # CPU threads of one process: auto keeps PyTorch's choice (OMP_NUM_THREADS, else the
     # cores); results are bit-identical only between runs at the same count.

@@ -46,7 +46,11 @@ NAMES = {
     "val/pixel_accuracy": "pixel accuracy", "val/mse": "MSE", "val/rmse": "RMSE",
     "val/mae": "MAE", "val/r2": "R²", "val/score": "score (quality × coverage)",
     "val/quality": "quality", "val/coverage": "coverage", "val/kl": "KL from uniform",
+    "weights/sparsity": "weights with |w| < 1e-3", "weights/norm": "weights' L2 norm",
+    "val/dead_relu": "dead ReLU units (val)",
 }  # fmt: skip
+# trainer.log_model_stats: the model's own measures, a figure apart from the metrics
+MODEL_STATS = ("weights/sparsity", "weights/norm", "val/dead_relu")
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,11 @@ def figure_panels(keys: list[str]) -> dict[str, tuple[str, list[Panel]]]:
                                  "linear")]),
         "metrics": ("validation metrics", [Panel([k], NAMES.get(k, k.removeprefix("val/")))
                                            for k in keys if k.startswith("val/")
-                                           and k != "val/loss"]),
+                                           and k not in ("val/loss", *MODEL_STATS)]),
+        # fractions on a plain axis; the norm may span decades (L1 and L2 shrink it)
+        "model_stats": ("the model's weights and ReLU units",
+                        [Panel([k], NAMES[k], "auto" if k == "weights/norm" else "linear")
+                         for k in MODEL_STATS if k in keys]),
         "lr": ("learning-rate schedule", [Panel(["lr"], "learning rate", "lr")]),
         "grad_norms": ("gradient norm per layer (last step of each epoch)",
                        [Panel(grads, "L2 norm of the weight gradient", "log")]),
@@ -223,7 +231,8 @@ def curve_figures(rows: list[dict[str, str]], title: str,
 def plot_curves(rows: list[dict[str, str]], plots_dir: Path, title: str,
                 layer_names: dict[str, str] | None = None,
                 best: dict[str, Any] | None = None) -> list[Path]:  # fmt: skip
-    """Write loss.png, metrics.png, lr.png and (when logged) grad_norms.png; for a GAN
+    """Write loss.png, metrics.png, lr.png and (when logged) grad_norms.png and
+    model_stats.png; for a GAN
     also discriminator.png (D's mean output on real and on generated samples)."""
     paths = []
     for stem, fig in curve_figures(rows, title, layer_names, best).items():

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from mlcore.errors import RunFailed
+from mlcore.evaluation.model_stats import model_stat_columns, stat_columns
 from mlcore.evaluation.tasks import VAL_METRICS
 from mlcore.training.build import Parts
 from mlcore.training.checkpoint import rng_state, save_checkpoint, set_rng_state
@@ -54,6 +55,8 @@ class Trainer:
         cfg = parts.config.trainer
         self.step = parts.step  # built with the other parts; it owns what differs (GAN)
         self.health = GradHealth(unwrap(parts.model)) if cfg.log_grad_norms else None
+        # the model measures only where the model has a split to measure them on (not a GAN)
+        self.model_stats = cfg.log_model_stats and parts.task.name != "generation"
         self.best = Monitor(cfg.checkpoint.monitor, cfg.checkpoint.mode)
         es = cfg.early_stopping
         self.stopper = Monitor(es.monitor, es.mode, es.patience, es.min_delta)
@@ -67,7 +70,8 @@ class Trainer:
         grads = self.health.columns if self.health else []
         losses = [f"train/{name}" for name in self.step.columns]
         val_loss = ["val/loss"] if parts.task.has_val_loss else []
-        self.columns = ["epoch", "step", *losses, *val_loss, *val, "lr", "seconds", *grads]
+        stats = model_stat_columns(parts.model) if self.model_stats else []
+        self.columns = ["epoch", "step", *losses, *val_loss, *val, "lr", "seconds", *stats, *grads]
 
     # -- checkpoint state ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -188,6 +192,7 @@ class Trainer:
             self.p.loaders["val"],
             self.p.placement.device,
             distributed=self.p.placement.strategy == "ddp",
+            model_stats=self.model_stats,
         )
         row: dict[str, Any] = {"epoch": self.epoch, "step": self.global_step}
         row.update(
@@ -198,6 +203,8 @@ class Trainer:
         row.update({f"val/{k}": v for k, v in self.p.task.val_metrics(report).items()})
         row["lr"] = self.p.optimizer.param_groups[0]["lr"]
         row["seconds"] = round(self.seconds, 3)
+        if self.model_stats:
+            row.update(stat_columns(report["model"]))
         if self.health is not None:
             row.update(self.health.norms)
         improved = self.best.update(row[self.best.key], self.epoch)
