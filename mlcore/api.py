@@ -20,8 +20,12 @@ from mlcore.plots.curves import plot_curves
 from mlcore.training.build import Parts, build_parts
 from mlcore.training.checkpoint import load_checkpoint
 from mlcore.training.device import Placement, unwrap
-from mlcore.training.resume import check_resume_changes, check_same_data
+from mlcore.training.gpu_memory import idle_gpus_hint
+from mlcore.training.layer_labels import layer_labels
+from mlcore.training.precheck import check_eval_request, check_placement, check_train_request
+from mlcore.training.resume import check_resume_changes, check_same_data, epochs_done_message
 from mlcore.training.rundir import RunDir, command_line, create_run_dir
+from mlcore.training.threads import describe_threads, run_environment, thread_change_warning
 from mlcore.training.trainer import Interrupted, Reporter, Trainer
 
 
@@ -45,13 +49,12 @@ def train(
 ) -> tuple[RunDir, dict[str, Any]]:
     """Train (or resume) and return the run directory and its final summary."""
     reporter = reporter or SilentReporter()
+    cfg, source = check_train_request(config, overrides, run_dir, resume)
+    check_placement(cfg.trainer, source)
     if resume is not None:
         run, trainer, parts = _resume(Path(resume), overrides, reporter)
     else:
-        if config is None:
-            raise MlcoreError("train: give a CONFIG file, or --resume RUN_DIR")
-        cfg = load_config(config, overrides)
-        parts = build_parts_from(cfg, config)
+        parts = build_parts_from(cfg, source)
         run = shared_run_dir(
             parts.placement,
             lambda: create_run_dir(
@@ -59,41 +62,55 @@ def train(
             ),
         )
         trainer = Trainer(parts, run, reporter if parts.placement.is_main else SilentReporter())
-        if parts.placement.is_main:
-            parts.task.save(run.path)  # a GAN's judge, for eval and resume to reuse
-    previous = run.read_summary().get("duration_s", 0.0)
-    if parts.placement.is_main:
-        run.update_summary(
-            status="running",
-            device=str(parts.placement.device),
-            strategy=parts.placement.strategy,
-            world_size=parts.placement.world_size,
-            data=parts.data.info,
-        )
-        _announce(parts, run, reporter)
     t0 = time.perf_counter()
+    before = run.read_summary()
+    previous = before.get("duration_s", 0.0)
 
     def elapsed() -> float:  # summed over every session of a resumed run
         return previous + time.perf_counter() - t0
 
-    try:
+    try:  # from here on the run directory exists: it never stays "created" or "running"
+        if parts.placement.is_main:
+            _start(parts, run, reporter, before, resumed=resume is not None)
         status = trainer.fit()
         test = None
         if len(parts.data.test):
             test = test_report(parts, run)
             if parts.placement.is_main:
                 write_eval_plots(run.path, test, parts)
-    except Interrupted:
+    except (Interrupted, KeyboardInterrupt):  # a second Ctrl-C: last.pt is the previous one
         _finish(run, trainer, "interrupted", elapsed())
         raise Interrupted(run.path) from None
-    except KeyboardInterrupt:  # a second Ctrl-C: last.pt is the previous one, still resumable
-        _finish(run, trainer, "interrupted", elapsed())
-        raise
     except Exception as err:  # the run must never stay "running" after it has ended
         _finish(run, trainer, "failed", elapsed(), error=f"{type(err).__name__}: {err}")
         raise
     summary = _finish(run, trainer, status, elapsed(), test=test)
     return run, summary
+
+
+def _start(parts: Parts, run: RunDir, reporter: Any, before: dict[str, Any], resumed: bool) -> None:
+    """Record where and how this session trains (summary.json), and say it."""
+    env = run_environment(parts.config.trainer.threads)
+    if not resumed:
+        parts.task.save(run.path)  # a GAN's judge, for eval and resume to reuse
+    run.update_summary(
+        status="running",
+        device=str(parts.placement.device),
+        strategy=parts.placement.strategy,
+        world_size=parts.placement.world_size,
+        data=parts.data.info,
+        # the first session's environment stays; a resume's own goes beside it
+        **(
+            {"resumed_environment": [*before.get("resumed_environment", []), env]}
+            if resumed
+            else {"environment": env}
+        ),
+    )
+    _announce(parts, run, reporter)
+    warning = thread_change_warning(before.get("environment"), env) if resumed else None
+    if warning:
+        reporter.warn(warning)
+        run.log_line(f"warning: {warning}")
 
 
 def shared_run_dir(placement: Placement, create: Any) -> RunDir:
@@ -132,15 +149,7 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
     trainer = Trainer(parts, run, reporter if parts.placement.is_main else SilentReporter())
     trainer.load_state_dict(state)
     if trainer.epoch > cfg.trainer.epochs:
-        further = (
-            "start a new run with more epochs (its learning-rate schedule is planned over "
-            "the whole run)"
-            if cfg.scheduler.name in ("cosine", "onecycle")
-            else f"train further with --set trainer.epochs={cfg.trainer.epochs + 10}"
-        )
-        raise MlcoreError(
-            f"--resume {run_path}: all {cfg.trainer.epochs} epochs are done; {further}"
-        )
+        raise MlcoreError(epochs_done_message(run_path, cfg))
     if trainer.stopper.should_stop:
         es = cfg.trainer.early_stopping
         raise MlcoreError(
@@ -161,8 +170,13 @@ def _announce(parts: Parts, run: RunDir, reporter: Any) -> None:
     if info is None:
         return
     info(f"run directory: {run.path}")
-    info(f"device: {parts.placement.device} ({parts.placement.strategy})")
+    threads = describe_threads(parts.config.trainer.threads)
+    info(f"device: {parts.placement.device} ({parts.placement.strategy}), {threads}")
     info(describe_data(parts.data.info))
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    hint = idle_gpus_hint(parts.config.trainer.strategy, parts.placement, visible)
+    if hint:
+        info(f"hint: {hint}")
     for line in unused_keys(parts.config, parts.task.name):
         reporter.warn(line)
         run.log_line(f"warning: {line}")
@@ -208,7 +222,11 @@ def test_report(parts: Parts, run: RunDir) -> dict[str, Any]:
     state = load_checkpoint(run.best)
     unwrap(parts.model).load_state_dict(state["model"])
     report, _ = parts.task.evaluate(
-        parts.model, parts.loaders["test"], parts.placement.device, distributed=distributed
+        parts.model,
+        parts.loaders["test"],
+        parts.placement.device,
+        distributed=distributed,
+        model_stats=True,
     )
     return {"split": "test", "checkpoint": "best", "epoch": state["epoch"] - 1, **report}
 
@@ -219,7 +237,13 @@ def _finish(
     if not trainer.p.placement.is_main:
         return {}
     rows = run.read_metrics()
-    plot_curves(rows, run.plots, title=trainer.p.config.run.name)
+    plot_curves(
+        rows,
+        run.plots,
+        title=trainer.p.config.run.name,
+        layer_names=layer_labels(trainer.p.model),
+        best=trainer.best_summary(),
+    )
     fields = {
         "status": status,
         "epochs_completed": trainer.epoch - 1,
@@ -228,6 +252,8 @@ def _finish(
         **extra,
     }
     fields.update(_line_fit(trainer.p))
+    if trainer.gpu_memory is not None:
+        fields["gpu_memory"] = trainer.gpu_memory.summary()
     return run.update_summary(**fields)
 
 
@@ -263,9 +289,8 @@ def evaluate_run(
     run_path: str | Path, split: str = "test", checkpoint: str = "best"
 ) -> tuple[dict[str, Any], Parts]:
     """Rebuild the run's data split exactly (same seed, saved normalization) and evaluate."""
+    check_eval_request(Path(run_path), checkpoint)
     run = RunDir(Path(run_path))
-    if not run.config.is_file():
-        raise MlcoreError(f"{run_path}: not a run directory (no config.yaml)")
     state = load_checkpoint(run.checkpoint(checkpoint))
     cfg = load_config(run.config)
     cfg = cfg.replace(trainer=_cpu_if_needed(cfg))
@@ -274,7 +299,9 @@ def evaluate_run(
     unwrap(parts.model).load_state_dict(state["model"])
     if len(getattr(parts.data, split)) == 0:
         raise MlcoreError(f"--split {split}: this run's {split} split is empty")
-    report, _ = parts.task.evaluate(parts.model, parts.loaders[split], parts.placement.device)
+    report, _ = parts.task.evaluate(
+        parts.model, parts.loaders[split], parts.placement.device, model_stats=True
+    )
     report = {"split": split, "checkpoint": checkpoint, "epoch": state["epoch"] - 1, **report}
     return report, parts
 
@@ -288,4 +315,5 @@ def _cpu_if_needed(cfg: Config):
     if device.startswith("cuda") and not torch.cuda.is_available():
         device = "cpu"
     precision = "fp32" if device == "cpu" and t.precision == "amp" else t.precision
-    return dataclasses.replace(t, device=device, strategy="single", precision=precision)
+    # one process on one device, whatever the run trained with (dp or ddp over several)
+    return dataclasses.replace(t, device=device, strategy="single", devices=1, precision=precision)

@@ -7,6 +7,7 @@ Output, exit codes and error display live here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -14,10 +15,17 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
-import typer
+from mlcore.interrupts import State as Interrupts
+from mlcore.interrupts import catch_sigint, command, exit_before_start
 
-from mlcore.errors import MlcoreError
-from mlcore.memory.sizes import DEFAULT_CONTEXT_MB
+catch_sigint()  # before Typer loads: a Ctrl-C from here on ends as one line, exit 130
+try:  # the console script imports this module before main() runs: catch it here too
+    import typer
+
+    from mlcore.errors import MlcoreError
+    from mlcore.memory.sizes import DEFAULT_CONTEXT_MB
+except KeyboardInterrupt:
+    exit_before_start()
 
 app = typer.Typer(
     add_completion=False,
@@ -100,12 +108,17 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
 ) -> None:
     """Train a model; writes a run directory (config, metrics, checkpoints, plots)."""
-    if config is not None and resume is not None:
-        raise MlcoreError("train: give either CONFIG or --resume RUN_DIR, not both")
-    if config is not None:  # validate before importing torch: errors answer at once
-        from mlcore.config import load_config
+    from mlcore.training.precheck import check_placement, check_train_request
 
-        load_config(config, set_ or [])
+    # Mistakes answer before the heavy imports: first those that need no torch (the
+    # config, --run-dir, the run to resume), then those that need only torch (CUDA, the
+    # device count), and only then data, models and plotting libraries load.
+    cfg, source = check_train_request(config, set_ or [], run_dir, resume)
+    if cfg.trainer.strategy == "ddp" and "RANK" not in os.environ:  # not under torchrun
+        raise typer.Exit(
+            _launch_ddp(cfg, source, config, resume, set_ or [], run_dir, runs_root, quiet)
+        )
+    check_placement(cfg.trainer, source)
     from mlcore.api import train as train_run
     from mlcore.progress import ConsoleReporter
     from mlcore.training.trainer import Interrupted
@@ -125,10 +138,8 @@ def train(
         )
         finished = True
     except Interrupted as stop:
-        console.print(f"interrupted: resume with `mlcore train --resume {stop.args[0]}`")
-        raise typer.Exit(130) from None
-    except KeyboardInterrupt:  # before training started, or a second Ctrl-C during it
-        console.print("interrupted (a run that had started keeps its last checkpoint)")
+        Interrupts.exiting = True  # its one line is this
+        console.print(_interrupted_line(Path(stop.args[0])))
         raise typer.Exit(130) from None
     finally:  # after a failure the other ranks may be gone: no barrier then
         _leave_process_group(together=finished)
@@ -140,6 +151,41 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def _launch_ddp(
+    cfg: Any,
+    source: Path,
+    config: Path | None,
+    resume: Path | None,
+    overrides: list[str],
+    run_dir: Path | None,
+    runs_root: Path,
+    quiet: bool,
+) -> int:
+    """strategy ddp outside torchrun: start the ranks here (training/launch.py)."""
+    from mlcore.training.launch import Job, launch, local_processes
+    from mlcore.training.rundir import free_run_path
+
+    try:
+        processes, backend = local_processes(cfg.trainer.devices, cfg.trainer.device)
+    except MlcoreError as err:
+        raise MlcoreError(f"{source}: {err}") from None
+    if resume is not None:
+        target, rank_args = resume, ["train", "--resume", str(resume)]
+    else:  # the parent names the run directory, so that it can record a rank's failure
+        target = run_dir or free_run_path(runs_root, cfg.run.name)
+        rank_args = ["train", str(config), "--run-dir", str(target)]
+    for item in overrides:
+        rank_args += ["--set", item]
+    if quiet:
+        rank_args.append("--quiet")
+    job = Job(processes, backend, Path(target))
+    _console(stderr=True).print(
+        f"ddp: starting {processes} process{'es' if processes > 1 else ''} on this machine "
+        f"({backend}); run directory {target}"
+    )
+    return launch(job, rank_args)
+
+
 def _leave_process_group(together: bool) -> None:
     """End this DDP rank's part. `together`: wait at a barrier first, so that no rank reaches
     interpreter exit while gloo's worker thread still releases the tensors of its last
@@ -148,9 +194,10 @@ def _leave_process_group(together: bool) -> None:
     destroy_process_group does not join those threads). The barrier narrows that window
     but cannot close it (the barrier's own work holds the earlier ones), so the rank then
     leaves without interpreter finalization: `_exit_rank`."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
+    dist = sys.modules.get("torch.distributed")  # never imported here: after a Ctrl-C
+    # inside torch's own import, importing it again fails ("cannot load module more than
+    # once per process")
+    if dist is not None and dist.is_available() and dist.is_initialized():
         if together:
             dist.barrier()
         dist.destroy_process_group()
@@ -191,6 +238,9 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON only.")] = False,
 ) -> None:
     """Evaluate a run's checkpoint on a split: metrics table, JSON report, plots."""
+    from mlcore.training.precheck import check_eval_request
+
+    check_eval_request(run_dir, checkpoint.value)  # before torch: answers at once
     from mlcore.api import evaluate_run
     from mlcore.evaluation.outputs import write_eval_outputs
 
@@ -276,6 +326,127 @@ def runs(
         typer.echo(f"no runs under {root}")
         return
     _console().print(runs_table(found, root))
+
+
+@app.command()
+def sweep(
+    config: Annotated[Path, typer.Argument(help="YAML config, optionally with a sweep: section.")],
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            metavar="KEY=V1,V2",
+            help="Values of a config key to try (repeatable: the product is swept).",
+        ),
+    ] = None,
+    seeds: Annotated[
+        int | None, typer.Option("--seeds", min=1, help="Seeds 0..N-1 per variant.")
+    ] = None,
+    seed_list: Annotated[
+        str | None, typer.Option("--seed-list", metavar="0,1,2", help="These seeds.")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Trials run in parallel.")] = 1,
+    sweep_dir: Annotated[
+        Path | None,
+        typer.Option("--sweep-dir", help="Where the sweep goes (default sweeps/<config stem>)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write sweep.json, print the commands, run nothing.")
+    ] = False,
+    set_: SetOption = None,
+) -> None:
+    """Train every variant x seed as an ordinary run under one sweep directory; running the
+    same command again resumes it."""
+    from mlcore.sweep.plan import counts, plan_sweep, run_plan
+    from mlcore.sweep.plan import dry_run as dry
+
+    plan = plan_sweep(config, grid or [], set_ or [], seeds, seed_list, sweep_dir)
+    if dry_run:
+        for line in dry(plan):
+            typer.echo(line)
+        return
+    console = _console()
+    if not plan.todo:
+        console.print(f"sweep {plan.sweep_dir}: all {_plural(len(plan.trials), 'trial')} done; "
+                      f"next: mlcore compare {plan.sweep_dir}")  # fmt: skip
+        return
+    skipped = len(plan.trials) - len(plan.todo)
+    console.print(
+        f"sweep {plan.sweep_dir}: {_plural(len(plan.trials), 'trial')}"
+        + (f", {skipped} already done" if skipped else "")
+        + f", {jobs} at a time"
+    )
+    finished = run_plan(plan, jobs, lambda event: console.print(_trial_line(event)))
+    found = counts(plan)
+    tally = ", ".join(f"{n} {status}" for status, n in found.items())
+    if not finished:
+        again = " ".join(["mlcore", *map(_quote, sys.argv[1:])])
+        console.print(f"interrupted ({tally}); resume with `{again}`")
+        raise typer.Exit(130)
+    failed = [t for t in plan.trials if plan.records[t.id]["status"] == "failed"]
+    console.print(f"sweep {plan.sweep_dir}: {tally}; next: mlcore compare {plan.sweep_dir}")
+    if failed:
+        first = plan.records[failed[0].id].get("error") or "see its log"
+        console.print(
+            f"{_plural(len(failed), 'trial')} failed (first: {failed[0].id}: {first}); "
+            f"logs in {plan.sweep_dir / 'logs'}; run the same command again to retry them"
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    paths: Annotated[
+        list[Path], typer.Argument(help="A sweep directory, or run directories.", metavar="DIR...")
+    ],
+    metric: Annotated[
+        str | None,
+        typer.Option("--metric", help="metrics.csv column to rank by (default: the monitor)."),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", metavar="KEY=V", help="Epochs until KEY first reaches V."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Where compare.json and plots/ go (default: the sweep "
+            "directory; for run directories the current one).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON only.")] = False,
+) -> None:
+    """One row per variant, mean ± std over seeds; curves in plots/compare_<metric>.png."""
+    from mlcore.sweep.report import compare as compare_runs
+
+    table, written = compare_runs(paths, metric, target, out)
+    if as_json:
+        typer.echo(json.dumps(table, indent=2))
+        return
+    _show(table, False, "mlcore.sweep.compare_table", "render_compare")
+    _console().print("wrote " + ", ".join(str(p) for p in written))
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+def _trial_line(event: Any) -> Any:
+    from rich.text import Text
+
+    record = event.record
+    status = record["status"]
+    colour = {"completed": "green", "early_stopped": "green", "failed": "red"}.get(status, "yellow")
+    best = record.get("best")
+    detail = f"{best['monitor']} {best['value']:.4g}" if best else record.get("error") or ""
+    return Text.assemble(
+        f"[{event.done}/{event.total}] {event.trial.id}  ",
+        (status, colour),
+        f"  {detail}  {event.seconds:.1f}s",
+    )
 
 
 class Strategy(str, Enum):
@@ -399,12 +570,51 @@ def _labelled(label: str, message: str) -> Any:
 
 def main() -> None:
     """Entry point: user errors exit 2 with one line, failed runs 1, interrupts 130."""
+    catch_sigint()
     try:
-        _main()
+        _run_app()
     except SystemExit as stop:
         if _State.left_process_group:
             _exit_rank(stop.code)
         raise
+    except BaseException:
+        if not Interrupts.interrupted or _State.debug:
+            raise
+        _exit_interrupted()  # whatever the interrupt surfaced as: one line, never a traceback
+
+
+def _interrupted_line(run_path: Path | None = None) -> str:
+    """What a Ctrl-C left behind, as it is on disk."""
+    if run_path is None:  # a run directory made in this process, if any (none: not imported)
+        rundir = sys.modules.get("mlcore.training.rundir")
+        made = rundir.created_run_dirs() if rundir is not None else []
+        run_path = made[-1] if made else None
+    if run_path is None:
+        return "interrupted before training; nothing written"
+    if (run_path / "checkpoints" / "last.pt").is_file():
+        return f"interrupted: resume with `mlcore train --resume {run_path}`"
+    return (
+        f"interrupted before the first checkpoint: {run_path} holds no checkpoint "
+        "(nothing to resume; start the run again)"
+    )
+
+
+def _resumed_path() -> Path | None:
+    """`--resume RUN_DIR` of this command line, read from argv: after an interrupt the
+    parsed arguments may never have been bound."""
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if arg == "--resume" and i + 1 < len(args):
+            return Path(args[i + 1])
+        if arg.startswith("--resume="):
+            return Path(arg.split("=", 1)[1])
+    return None
+
+
+def _exit_interrupted() -> None:
+    Interrupts.exiting = True
+    typer.echo(_interrupted_line(_resumed_path()) if command() == "train" else "interrupted")
+    sys.exit(130)
 
 
 def _exit_rank(code: int | str | None) -> None:
@@ -425,7 +635,7 @@ def _exit_rank(code: int | str | None) -> None:
     os._exit(code or 0)
 
 
-def _main() -> None:
+def _run_app() -> None:
     from mlcore.errors import RunFailed
 
     try:
@@ -433,23 +643,41 @@ def _main() -> None:
     except MlcoreError as err:
         if _State.debug:
             raise
+        _record_for_launcher(str(err))
         _console(stderr=True).print(_labelled("error: ", str(err)))
         sys.exit(2)
     except RunFailed as err:
         if _State.debug:
             raise
+        _record_for_launcher(str(err))
         _console(stderr=True).print(_labelled("run failed: ", str(err)))
         sys.exit(1)
     except KeyboardInterrupt:
-        sys.exit(130)
+        _exit_interrupted()
     except BrokenPipeError:  # `mlcore eval RUN | head`: stop quietly, as Unix tools do
         _quiet_broken_pipe()
+    except Exception as err:  # a bug, or a DDP peer lost: the traceback stays; the launcher
+        _record_for_launcher(f"{type(err).__name__}: {err}")  # learns the one line
+        raise
     except SystemExit as stop:
+        if stop.code == 130 and Interrupts.interrupted and not Interrupts.exiting:
+            _exit_interrupted()  # Typer turns a KeyboardInterrupt into a silent Exit(130)
         # Click (inside Typer) meets EPIPE by wrapping stdout in its PacifyFlushWrapper and
         # exiting 1; make that the closed-pipe status too (the class is private: by name).
         if type(sys.stdout).__name__ == "PacifyFlushWrapper":
             sys.exit(141)
         raise stop from None
+
+
+def _record_for_launcher(line: str) -> None:
+    """A DDP rank under PyTorch's elastic launcher (mlcore's own, or torchrun): leave the
+    one-line error where the launcher looks, so it can name the rank that failed and why."""
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not path:
+        return
+    data = {"message": {"message": line, "extraInfo": {"py_callstack": "", "timestamp": "0"}}}
+    with contextlib.suppress(OSError):  # else the launcher reports the exit status alone
+        Path(path).write_text(json.dumps(data))
 
 
 def _quiet_broken_pipe() -> None:

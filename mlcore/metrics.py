@@ -3,8 +3,10 @@ The code lives in mlcore/evaluation/ (metrics.py and accumulators.py)."""
 
 from mlcore.evaluation.accumulators import ConfusionAccumulator, RegressionAccumulator
 from mlcore.evaluation.metrics import (
+    background_baseline,
     classification_report,
     confusion_matrix,
+    majority_baseline,
     regression_report,
     segmentation_report,
     to_predictions,
@@ -13,4 +15,5 @@ from mlcore.evaluation.metrics import (
 __all__ = [
     "ConfusionAccumulator", "RegressionAccumulator", "classification_report",
     "confusion_matrix", "regression_report", "segmentation_report", "to_predictions",
+    "majority_baseline", "background_baseline",
 ]  # fmt: skip

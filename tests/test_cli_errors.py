@@ -49,6 +49,8 @@ CASES = [
     ("val-zero", "data: {split: {train: 0.85, val: 0.0, test: 0.15}}\n", [], "data.split.val"),
     ("run-name-path", "run: {name: ../../escape}\n", [], "run.name"),
     ("negative-seed", "run: {seed: -1}\n", [], "run.seed"),
+    ("zero-threads", "trainer: {threads: 0}\n", [], "trainer.threads"),
+    ("word-threads", "trainer: {threads: many}\n", [], "trainer.threads"),
     ("arch-without-torchvision", "model: {name: cnn, arch: resnet18}\n", [], "model.arch"),
     ("torchvision-without-arch", "model: {name: torchvision}\n", [], "model.arch"),
 ]
@@ -83,7 +85,7 @@ BUILD_CASES = [
     ("positive-class", "eval: {positive_class: 5}\n", "eval.positive_class"),
     ("devices-without-strategy", "trainer: {devices: 2}\n", "trainer.devices"),
     ("dp-without-cuda", "trainer: {strategy: dp, device: cpu}\n", "trainer.strategy"),
-    ("ddp-without-torchrun", "trainer: {strategy: ddp}\n", "torchrun"),
+    ("ddp-auto-without-gpus", "trainer: {strategy: ddp, device: cpu}\n", "trainer.devices"),
     ("torchvision-on-tabular", "model: {name: torchvision, arch: resnet18}\n", "model.name"),
     ("batch-of-one-batchnorm", "model: {batchnorm: true}\ndata: {batch_size: 1}\n", "too small"),
     (

@@ -50,3 +50,57 @@ def test_estimate_matches_a_real_cuda_step(precision):
     ws = workspaces(trace_step(cfg, spec, 512, precision), cfg.trainer.deterministic)
     assert ws > 0
     assert abs(row["allocated_bytes"] - ws - real) <= 0.03 * real
+
+
+def _gpus(n: int):
+    return pytest.mark.skipif(torch.cuda.device_count() < n, reason=f"needs {n} CUDA devices")
+
+
+def _summary(run):
+    import json
+
+    return json.loads((run / "summary.json").read_text())
+
+
+def test_one_gpu_run_records_its_peak_memory(cli, tmp_path):
+    run = tmp_path / "run"
+    result = cli(
+        "train", REPO / "configs/mlp_moons.yaml", "--set", "trainer.epochs=1",
+        "--set", "trainer.device=cuda", "--set", "trainer.strategy=single",
+        "--run-dir", run, "--quiet",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    (peak,) = _summary(run)["gpu_memory"]
+    assert peak["device"] == "cuda:0" and peak["peak_allocated_bytes"] > 0
+
+
+@_gpus(2)
+def test_dataparallel_reports_every_gpu_and_the_first_holds_more(cli, tmp_path):
+    run = tmp_path / "run"
+    result = cli(
+        "train", REPO / "configs/cnn.yaml", "--set", "trainer.epochs=1",
+        "--set", "trainer.device=cuda", "--set", "trainer.strategy=dp",
+        "--set", "data.batch_size=256", "--run-dir", run,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "peak GPU memory: cuda:0" in result.out
+    peaks = [d["peak_allocated_bytes"] for d in _summary(run)["gpu_memory"]]
+    assert len(peaks) == torch.cuda.device_count() and peaks[0] > max(peaks[1:])
+
+
+@_gpus(2)
+def test_ddp_over_two_gpus_started_by_mlcore(tmp_path):
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "mlcore", "train", str(REPO / "configs/cnn.yaml"),
+         "--set", "trainer.epochs=2", "--set", "trainer.strategy=ddp",
+         "--set", "trainer.devices=2", "--run-dir", str(run), "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "(nccl)" in result.stderr
+    summary = _summary(run)
+    assert summary["status"] == "completed" and summary["world_size"] == 2

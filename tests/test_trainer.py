@@ -140,6 +140,57 @@ def test_nan_loss_exits_1_through_the_cli(cli, tmp_path, write_config):
     }
     result = cli("train", write_config(cfg), "--run-dir", tmp_path / "run", "--quiet")
     assert result.code == 1 and "loss became" in result.err and "Traceback" not in result.err
+    # it failed in epoch 1: say so, and leave no empty checkpoints/ or plots/ behind
+    assert "No checkpoint was saved before it." in result.err, result.err
+    assert "unchanged" not in result.err
+    run = tmp_path / "run"
+    assert not (run / "checkpoints").exists() and not (run / "plots").exists()
+
+
+def test_nan_after_an_epoch_names_the_checkpoints_kept(tmp_path, write_config):
+    from mlcore.training import step as step_module
+
+    calls = []
+    real = step_module.SupervisedStep.__call__
+
+    def nan_in_epoch_2(self, x, y):  # epoch 1 trains normally, then the loss is NaN
+        calls.append(1)
+        if len(calls) > 20:  # 210 training samples, batches of 16: 14 steps an epoch
+            raise step_module.NonFiniteLoss("nan")
+        return real(self, x, y)
+
+    cfg = {**MOONS, "trainer": {"epochs": 3, "device": "cpu"}}
+    try:
+        step_module.SupervisedStep.__call__ = nan_in_epoch_2
+        with pytest.raises(RunFailed, match="best.pt and last.pt keep the weights saved before"):
+            api.train(write_config(cfg), run_dir=tmp_path / "run")
+    finally:
+        step_module.SupervisedStep.__call__ = real
+
+
+def test_ctrl_c_before_the_first_checkpoint_says_so(cli, tmp_path, write_config, monkeypatch):
+    from mlcore.progress import ConsoleReporter
+
+    def second_ctrl_c(self, batch, loss):  # what the trainer raises on a second Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ConsoleReporter, "step", second_ctrl_c)
+    result = cli("train", write_config(MOONS), "--run-dir", tmp_path / "run")
+    assert result.code == 130 and "Traceback" not in result.out + result.err
+    assert f"{tmp_path / 'run'} holds no checkpoint" in result.out, result.out
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "interrupted"
+
+
+def test_an_interrupted_creation_leaves_nothing(tmp_path, monkeypatch):
+    from mlcore.training import rundir
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rundir, "_provenance", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        rundir.create_run_dir(tmp_path / "runs", "t", "run: {name: t}\n")
+    assert not (tmp_path / "runs").exists()  # not even the folders made for it
 
 
 def test_sigint_through_the_cli_exits_130_and_resumes(cli, tmp_path, write_config, monkeypatch):

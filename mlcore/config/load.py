@@ -93,9 +93,23 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return tree
 
 
+# A config file may carry a `sweep:` section (`mlcore sweep` reads it, mlcore/sweep/spec.py);
+# training that file trains the base config, so every other reader drops the section.
+SWEEP_SECTION = "sweep"
+
+
+def read_base_tree(path: str | Path) -> dict[str, Any]:
+    """The config file's tree without its sweep section."""
+    tree = read_yaml(path)
+    tree.pop(SWEEP_SECTION, None)
+    if not tree:
+        raise MlcoreError(f"{path}: the file holds only a sweep section; add the base config")
+    return tree
+
+
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read, override and validate a config file; raise MlcoreError naming file and key."""
-    tree = apply_overrides(read_yaml(path), list(overrides))
+    tree = apply_overrides(read_base_tree(path), list(overrides))
     return validate(tree, source=str(path))
 
 

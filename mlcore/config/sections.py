@@ -7,6 +7,7 @@ and config errors answer before torch would have finished importing.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -94,6 +95,13 @@ class DataConfig:
     stratify: bool = True
     normalize: bool = True
     dedupe: bool = False
+    # deliberate changes for studies (mlcore/data/variants.py): added to every feature (one
+    # number) or to each (a list);
+    # per class the fraction of its samples kept; the fraction of test samples replaced by
+    # copies of training samples
+    shift: float | list[float] = 0.0
+    class_fraction: list[float] | None = None
+    contaminate: float = 0.0
     batch_size: int = 64
     # validation and test batches: inference keeps no activations for backward, so larger
     # batches cost little memory and save per-batch overhead; null: max(batch_size, 256)
@@ -111,6 +119,11 @@ class DataConfig:
         check(self.num_workers >= 0, "num_workers", "must be >= 0")
         check(self.n_samples is None or self.n_samples >= 10, "n_samples", "must be >= 10")
         check(self.noise is None or self.noise >= 0, "noise", "must be >= 0")
+        ok = self.class_fraction is None or all(0 < f <= 1 for f in self.class_fraction)
+        check(ok, "class_fraction", "each class's fraction must be in (0, 1]")
+        shifts = self.shift if isinstance(self.shift, list | tuple) else (self.shift,)
+        check(all(math.isfinite(v) for v in shifts), "shift", "must be finite numbers")
+        check(0 <= self.contaminate <= 1, "contaminate", "must be a fraction in [0, 1]")
         if self.name == "csv":
             check(self.path is not None, "path", "the csv dataset needs data.path (a CSV file)")
             check(self.target is not None, "target", "the csv dataset needs data.target")
@@ -324,10 +337,17 @@ class TrainerConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     deterministic: bool = True
     log_grad_norms: bool = True
+    # metrics.csv gains weights/sparsity, weights/norm, val/dead_relu per epoch (off: each
+    # epoch costs no more than before; eval and the test report measure them regardless)
+    log_model_stats: bool = False
     sample_every: int = 10  # gan: plots/samples_epoch_NNN.png every this many epochs; 0: never
+    # CPU threads of one process: auto keeps PyTorch's choice (OMP_NUM_THREADS, else the
+    # cores); results are bit-identical only between runs at the same count.
+    threads: int | Literal["auto"] = "auto"
 
     def __post_init__(self) -> None:
         check(self.sample_every >= 0, "sample_every", "must be >= 0")
+        check(self.threads == "auto" or self.threads >= 1, "threads", "must be >= 1 or auto")
         check(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
         ok = self.device in ("auto", "cpu", "cuda", "mps") or (
             self.device.startswith("cuda:") and self.device[5:].isdigit()

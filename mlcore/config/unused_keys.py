@@ -36,6 +36,12 @@ def unused_keys(cfg: Config, task: str) -> list[str]:
             found.append(
                 f"data.{key} has no effect on {cfg.data.name} (only on {', '.join(readers)})"
             )
+    shift = cfg.data.shift if isinstance(cfg.data.shift, list | tuple) else (cfg.data.shift,)
+    if any(shift) and cfg.data.normalize:
+        found.append(
+            "data.shift has no effect with data.normalize: true (standardization fitted on "
+            "train takes the offset out again); set data.normalize: false"
+        )
     if cfg.data.name in ("mnist", "fashion_mnist", "cifar10") and (
         cfg.data.split.test != DEFAULTS.split.test
     ):

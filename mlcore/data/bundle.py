@@ -1,6 +1,7 @@
 """build_data: a config and a seed in, the three splits and what they mean out.
 
-Order matters: load and split (seeded); then the contamination guard, on the raw features so
+Order matters: load and split (seeded); the deliberate changes of variants.py (shift, thinned
+classes, planted test copies); then the contamination guard, on the raw features so
 that its counts do not depend on fitted statistics; then normalization fitted on the training
 split alone (after dedupe, which never changes train), or the statistics a checkpoint saved.
 """
@@ -17,6 +18,7 @@ from mlcore.data.guard import guard
 from mlcore.data.normalize import Stats, apply_stats, fit_stats
 from mlcore.data.registry import get_dataset
 from mlcore.data.source import Source, Split, TensorSplit, labels_of
+from mlcore.data.variants import apply_variants
 
 SPLITS = ("train", "val", "test")
 
@@ -44,7 +46,7 @@ def build_data(cfg: DataConfig, seed: int, stats: Stats | None = None) -> DataBu
     `stats`: normalization statistics saved with a checkpoint; applied instead of fitting
     (so `mlcore eval` sees exactly the inputs training saw).
     """
-    source = get_dataset(cfg.name)(cfg, seed)
+    source = apply_variants(get_dataset(cfg.name)(cfg, seed), cfg, seed)
     val, test, contamination = guard(source.train, source.val, source.test, cfg.dedupe)
     splits = {"train": source.train, "val": val, "test": test}
     stats_from = "checkpoint" if stats is not None else "train"

@@ -2,38 +2,53 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import torch
 from torch import nn
 
+from mlcore.evaluation.model_stats import DeadReluProbe, model_section
 from mlcore.evaluation.tasks import Task
 
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, loader: Any, task: Task, device: torch.device, distributed: bool = False
+    model: nn.Module,
+    loader: Any,
+    task: Task,
+    device: torch.device,
+    distributed: bool = False,
+    model_stats: bool = False,
 ) -> tuple[dict[str, Any], float]:
     """(report, mean loss) over every batch of `loader`.
 
     eval() mode: batchnorm uses its running statistics and dropout is off, so a sample's
     prediction does not depend on what else is in its batch. Metrics come from counts
-    summed over the whole split, never from per-batch averages.
+    summed over the whole split, never from per-batch averages. With `model_stats` the
+    report gains a `model` section (model_stats.py): weights, and ReLU units dead on the split.
     """
     was_training = model.training
     model.eval()
     acc = task.accumulator(device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     count = torch.zeros((), dtype=torch.float64, device=device)
-    for x, y in loader.epoch(0):
-        out = model(x)
-        loss_sum += task.loss(out.float(), y).double() * len(x)
-        count += len(x)
-        acc.update(out, y)
+    probe = DeadReluProbe(model) if model_stats else None
+    with probe if probe is not None else nullcontext():
+        for x, y in loader.epoch(0):
+            out = model(x)
+            loss_sum += task.loss(out.float(), y).double() * len(x)
+            count += len(x)
+            acc.update(out, y)
     if distributed:
         acc.all_reduce()
         torch.distributed.all_reduce(loss_sum)
         torch.distributed.all_reduce(count)
+        if probe is not None:
+            probe.all_reduce()
     model.train(was_training)
     mean_loss = float(loss_sum / count) if count > 0 else float("nan")
-    return task.report(acc, int(count)), mean_loss
+    report = task.report(acc, int(count))
+    if probe is not None:
+        report["model"] = model_section(model, probe)
+    return report, mean_loss

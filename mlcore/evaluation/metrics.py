@@ -165,7 +165,8 @@ def _prf(tp: Tensor, fp: Tensor, fn: Tensor) -> dict[str, Tensor]:
 def classification_report(
     cm: Tensor, positive_class: int | None = None, class_names: list[str] | None = None
 ) -> dict:
-    """The DESIGN.md classification report (no task/split/num_samples) from a [C, C] matrix."""
+    """The DESIGN.md classification report (no task/split/num_samples) from a [C, C] matrix,
+    with `baseline`: the accuracy of always predicting the most frequent true class."""
     c = _counts(cm)
     n = c["tp"].numel()
     labels = _labels(n, class_names)
@@ -189,6 +190,7 @@ def classification_report(
             for i in range(n)
         ],
         "confusion_matrix": cm.tolist(),
+        "baseline": majority_baseline(cm, class_names),
     }
     if n == 2:
         pos = 1 if positive_class is None else positive_class
@@ -210,7 +212,8 @@ def segmentation_report(cm: Tensor, class_names: list[str] | None = None) -> dic
     IoU = tp / (tp + fp + fn), mIoU = mean over classes that are not null (mmsegmentation,
     Cityscapes). mean_accuracy = mean per-class recall over classes present in the target
     (scikit-learn's balanced_accuracy_score). Extra keys: `class_accuracy` (per-class recall,
-    null for a class absent from the target), `support` (true pixels per class), `labels`.
+    null for a class absent from the target), `support` (true pixels per class), `labels`;
+    `baseline`: the same figures for predicting background (class 0) everywhere.
     """
     c = _counts(cm)
     present = (c["tp"] + c["fp"] + c["fn"]) > 0
@@ -226,6 +229,44 @@ def segmentation_report(cm: Tensor, class_names: list[str] | None = None) -> dic
         "support": [int(s) for s in c["support"].tolist()],
         "labels": _labels(c["tp"].numel(), class_names),
         "confusion_matrix": cm.tolist(),
+        "baseline": background_baseline(cm),
+    }
+
+
+# ----------------------------------------------------------------------------------- baselines
+
+
+def _constant_prediction(cm: Tensor, label: int) -> Tensor:
+    """The confusion matrix of always predicting `label`: every true count in its column."""
+    out = torch.zeros_like(cm, device="cpu")
+    out[:, label] = cm.detach().cpu().sum(dim=1)
+    return out
+
+
+def majority_baseline(cm: Tensor, class_names: list[str] | None = None) -> dict:
+    """Always predicting the split's most frequent class (ties: the lowest index), the
+    figure any accuracy must beat; scikit-learn's DummyClassifier(strategy="most_frequent")
+    fitted on the evaluated split itself. Derived from the row sums of the same matrix."""
+    c = _counts(cm)
+    majority = int(torch.argmax(c["support"]))  # the first of equal maxima
+    return {
+        "majority_class": _labels(c["tp"].numel(), class_names)[majority],
+        "accuracy": float(_div(c["support"][majority], c["support"].sum())),
+    }
+
+
+def background_baseline(cm: Tensor, background: int = 0) -> dict:
+    """Predicting `background` for every pixel: what a high pixel accuracy must be compared
+    with when background dominates. Its mIoU follows the model's rules (a class absent from
+    the target is null, as the all-background prediction never predicts it)."""
+    _counts(cm)  # validates the matrix
+    if not 0 <= background < cm.shape[0]:
+        raise MlcoreError(f"background class {background} is outside [0, {cm.shape[0] - 1}]")
+    c = _counts(_constant_prediction(cm, background))
+    present = (c["tp"] + c["fp"] + c["fn"]) > 0
+    return {
+        "pixel_accuracy": float(_div(c["tp"].sum(), c["support"].sum())),
+        "miou": _mean(_div(c["tp"], c["tp"] + c["fp"] + c["fn"]), present),
     }
 
 

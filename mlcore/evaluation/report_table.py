@@ -9,6 +9,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from mlcore.evaluation.model_table import render_model_section
+
 # Largest / smallest class support above which accuracy stops saying much about the
 # small classes (a classifier that ignores them still scores >= 75%).
 IMBALANCE_RATIO = 3.0
@@ -21,13 +23,19 @@ def render_report(report: dict, class_names: list[str] | None = None) -> list[Re
     """Tables and notes for a classification, segmentation or regression report."""
     task = report.get("task")
     if task == "classification":
-        return _classification(report, class_names)
-    if task == "segmentation":
-        return _segmentation(report, class_names)
-    if task == "regression":
-        return [_title(report), _scalars(report, ("mse", "rmse", "mae", "r2"))]
-    keys = tuple(k for k, v in report.items() if isinstance(v, int | float) and k != "num_samples")
-    return [_title(report), _scalars(report, keys)]
+        out = _classification(report, class_names)
+    elif task == "segmentation":
+        out = _segmentation(report, class_names)
+    elif task == "regression":
+        out = [_title(report), _scalars(report, ("mse", "rmse", "mae", "r2"))]
+    else:
+        keys = tuple(
+            k for k, v in report.items() if isinstance(v, int | float) and k != "num_samples"
+        )
+        out = [_title(report), _scalars(report, keys)]
+    if report.get("model"):
+        out += render_model_section(report["model"])
+    return out
 
 
 def _fmt(value: float | int | None) -> str:
@@ -82,11 +90,23 @@ def _classification(report: dict, class_names: list[str] | None) -> list[Rendera
         table.add_row(f"binary (positive: {names[b['positive_class']]})", _fmt(b["precision"]),
                       _fmt(b["recall"]), _fmt(b["f1"]), "")  # fmt: skip
     table.add_row("accuracy", "", "", _fmt(report["accuracy"]), str(total), style="bold")
+    base = report.get("baseline")  # absent from reports written before baselines existed
+    if base:
+        always = _majority_name(base["majority_class"], names)
+        table.add_row(f"baseline (always {always!r})", "", "", _fmt(base["accuracy"]), "",
+                      style="dim")  # fmt: skip
     out: list[RenderableType] = [_title(report), table]
     if "confusion_matrix" in report:
         out.append(_matrix(report["confusion_matrix"], names))
     out.extend(_classification_notes(report, names))
     return out
+
+
+def _majority_name(label: str | int, names: list[str]) -> str:
+    """The majority class as the table names it (an index when the report has no names)."""
+    if isinstance(label, int) and 0 <= label < len(names):
+        return names[label]
+    return str(label)
 
 
 def _matrix(cm: list[list[int]], names: list[str]) -> RenderableType:
@@ -127,6 +147,12 @@ def _segmentation(report: dict, class_names: list[str] | None) -> list[Renderabl
     iou = report["iou"]
     names = _names(report, class_names, len(iou))
     summary = _scalars(report, ("pixel_accuracy", "mean_accuracy", "miou"))
+    base = report.get("baseline")
+    if base:  # what predicting background everywhere scores: pixel accuracy's blind spot
+        bg = names[0] if names else "0"
+        summary.add_row(f"baseline pixel accuracy (all {bg!r})", _fmt(base["pixel_accuracy"]),
+                        style="dim")  # fmt: skip
+        summary.add_row(f"baseline mIoU (all {bg!r})", _fmt(base["miou"]), style="dim")
     cm = report.get("confusion_matrix")
     support = report.get("support") or ([sum(row) for row in cm] if cm else [None] * len(iou))
     acc = report.get("class_accuracy") or [None] * len(iou)

@@ -66,11 +66,16 @@ class Task:
     has_val_loss = True  # val/loss is a column
 
     def evaluate(
-        self, model: nn.Module, loader: Any, device: torch.device, distributed: bool = False
+        self,
+        model: nn.Module,
+        loader: Any,
+        device: torch.device,
+        distributed: bool = False,
+        model_stats: bool = False,
     ) -> tuple[dict[str, Any], float]:
         from mlcore.evaluation.evaluate import evaluate
 
-        return evaluate(model, loader, self, device, distributed)
+        return evaluate(model, loader, self, device, distributed, model_stats)
 
     def epoch_end(self, model: nn.Module, epoch: int, last: bool, plots: Path) -> None:
         """Per-epoch outputs beyond metrics.csv (a GAN's sample plots); none here."""
@@ -128,7 +133,12 @@ class GenerationTask:
         return unwrap(model).sample(n, generator=latents)
 
     def evaluate(
-        self, model: nn.Module, loader: Any, device: torch.device, distributed: bool = False
+        self,
+        model: nn.Module,
+        loader: Any,
+        device: torch.device,
+        distributed: bool = False,
+        model_stats: bool = False,  # not measured for a GAN: its samples are not a split
     ) -> tuple[dict[str, Any], float]:
         report = self.judge().report(self.samples(model, self.eval_cfg.num_samples))
         return {"task": self.name, "num_samples": self.eval_cfg.num_samples, **report}, math.nan

@@ -21,7 +21,11 @@ from mlcore.atomic import atomic_write_bytes
 
 # Beyond this many classes the per-cell counts are unreadable; the colours still tell.
 MAX_ANNOTATED_CLASSES = 30
-IGNORED_COLOR = (0.15, 0.15, 0.15)
+# Neutral colours: a background class is black (as in the inputs), an ignored pixel white
+# (not scored, like the page); red is kept for the errors panel.
+BACKGROUND_COLOR = (0.0, 0.0, 0.0, 1.0)
+IGNORED_COLOR = (1.0, 1.0, 1.0, 1.0)
+ERROR_COLOR = (1.0, 0.0, 0.0)
 
 
 def _save_atomic(fig: Figure, path: str | os.PathLike) -> Path:
@@ -85,15 +89,93 @@ def _display_image(img: np.ndarray) -> tuple[np.ndarray, str | None]:
     return img[0], "gray"  # [H, W]
 
 
-def _class_colors(k: int) -> ListedColormap:
+def _class_colors(k: int, background: int | None) -> ListedColormap:
+    """k class colours; the background class (if any) neutral black, like the inputs' own
+    background, so the hues are left for the classes a reader looks for."""
     from matplotlib import colormaps
 
-    # tab10 while it lasts (distinct hues), tab20 next, then samples of a continuous map.
-    if k <= 20:
-        colors = [colormaps["tab10" if k <= 10 else "tab20"](i) for i in range(k)]
+    fg = k - (background is not None)
+    if fg <= 10:  # tab10 without its grey (too close to the background), gold instead
+        colors = [colormaps["tab10"](i) for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)] + ["gold"]
+    elif fg <= 20:
+        colors = [colormaps["tab20"](i) for i in range(fg)]
     else:
-        colors = [colormaps["turbo"](i / (k - 1)) for i in range(k)]
+        colors = [colormaps["turbo"](i / (fg - 1)) for i in range(fg)]
+    colors = colors[:fg]
+    if background is not None:
+        colors.insert(background, BACKGROUND_COLOR)
     return ListedColormap(colors).with_extremes(bad=IGNORED_COLOR)  # masked = ignored pixels
+
+
+def _error_overlay(picture: np.ndarray, wrong: np.ndarray) -> np.ndarray:
+    """The input in dimmed grey with the wrong pixels in red: [H, W, 3]."""
+    gray = picture.mean(axis=-1) if picture.ndim == 3 else picture  # [H, W] in [0, 1]
+    rgb = np.repeat((0.15 + 0.55 * gray)[..., None], 3, axis=-1)
+    rgb[wrong] = ERROR_COLOR
+    return rgb
+
+
+def segmentation_figure(
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    preds: torch.Tensor,
+    ignore_index: int | None = None,
+    max_items: int = 4,
+    class_names: list[str] | None = None,
+) -> Figure:
+    """Input | ground truth | prediction | errors, one row per sample, for the first
+    max_items samples.
+
+    images: float [N, C, H, W]; targets and preds: class indices [N, H, W] (preds may also be
+    logits [N, K, H, W]). Pixels whose target is ignore_index are left white (not scored);
+    a class named "background" is black; the errors panel marks wrong pixels in red.
+    """
+    if preds.is_floating_point() and preds.ndim == 4:
+        preds = preds.argmax(dim=1)  # logits [N, K, H, W] -> [N, H, W]
+    n = min(max_items, images.shape[0])
+    imgs, tgt, prd = (_as_array(x[:n]) for x in (images, targets, preds))
+    tgt = tgt.astype(np.int64)  # so that e.g. ignore_index=-100 cannot match a uint8 value
+    ignored = tgt == ignore_index if ignore_index is not None else np.zeros(tgt.shape, bool)
+    k = len(class_names) if class_names else int(max(tgt[~ignored].max(initial=0), prd.max())) + 1
+    k = max(k, 2)  # vmin < vmax
+    names = [str(c) for c in class_names] if class_names else [str(i) for i in range(k)]
+    lowered = [name.lower() for name in names]
+    background = lowered.index("background") if "background" in lowered else None
+    cmap = _class_colors(k, background)
+    wrong = (prd != tgt) & ~ignored
+
+    aspect = tgt.shape[1] / tgt.shape[2]  # H / W, so rows hug the images
+    fig = Figure(figsize=(11.0, n * (2.6 * aspect + 0.3) + 0.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(n, 4, squeeze=False)
+    for i in range(n):
+        picture, gray = _display_image(imgs[i])
+        axes[i, 0].imshow(picture, cmap=gray)
+        axes[i, 1].imshow(np.ma.masked_array(tgt[i], ignored[i]), cmap=cmap, vmin=0, vmax=k - 1,
+                          interpolation="nearest")  # fmt: skip
+        axes[i, 2].imshow(prd[i], cmap=cmap, vmin=0, vmax=k - 1, interpolation="nearest")
+        axes[i, 3].imshow(_error_overlay(picture, wrong[i]), interpolation="nearest")
+        share = wrong[i].sum() / max(int((~ignored[i]).sum()), 1)
+        titles = ("input", "ground truth", "prediction", f"errors: {share:.1%} wrong")
+        for j, label in enumerate(titles):
+            axes[i, j].set_title(f"#{i} {label}", fontsize=9)
+            axes[i, j].set_axis_off()
+    _segmentation_legend(fig, cmap, names, np.union1d(np.unique(tgt[~ignored]), np.unique(prd)),
+                         ignore_index if ignored.any() else None)  # fmt: skip
+    return fig
+
+
+def _segmentation_legend(fig: Figure, cmap: ListedColormap, names: list[str],
+                         shown: np.ndarray, ignore_index: int | None) -> None:  # fmt: skip
+    k = len(names)
+    handles = [Patch(facecolor=cmap(int(c)), edgecolor="0.5", label=names[int(c)])
+               for c in shown if 0 <= c < k]  # fmt: skip
+    if ignore_index is not None:
+        handles.append(Patch(facecolor=IGNORED_COLOR, edgecolor="0.5",
+                             label=f"ignored ({ignore_index})"))  # fmt: skip
+    handles.append(Patch(facecolor=ERROR_COLOR, label="wrong pixel (errors)"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 7),
+               fontsize=8, frameon=False)  # fmt: skip
 
 
 def plot_segmentation(
@@ -105,38 +187,6 @@ def plot_segmentation(
     max_items: int = 4,
     class_names: list[str] | None = None,
 ) -> Path:
-    """Input | ground truth | prediction, one row per sample, for the first max_items samples.
-
-    images: float [N, C, H, W]; targets and preds: class indices [N, H, W] (preds may also be
-    logits [N, K, H, W]). Pixels whose target is ignore_index are drawn dark in the ground truth.
-    """
-    if preds.is_floating_point() and preds.ndim == 4:
-        preds = preds.argmax(dim=1)  # logits [N, K, H, W] -> [N, H, W]
-    n = min(max_items, images.shape[0])
-    imgs, tgt, prd = (_as_array(x[:n]) for x in (images, targets, preds))
-    tgt = tgt.astype(np.int64)  # so that e.g. ignore_index=-100 cannot match a uint8 value
-    ignored = tgt == ignore_index if ignore_index is not None else np.zeros(tgt.shape, bool)
-    k = len(class_names) if class_names else int(max(tgt[~ignored].max(initial=0), prd.max())) + 1
-    k = max(k, 2)  # vmin < vmax
-    names = [str(c) for c in class_names] if class_names else [str(i) for i in range(k)]
-    cmap = _class_colors(k)
-
-    aspect = tgt.shape[1] / tgt.shape[2]  # H / W, so rows hug the images
-    fig = Figure(figsize=(9.0, n * (3.0 * aspect + 0.3) + 0.5), layout="constrained")
-    axes = fig.subplots(n, 3, squeeze=False)
-    for i in range(n):
-        picture, gray = _display_image(imgs[i])
-        axes[i, 0].imshow(picture, cmap=gray)
-        axes[i, 1].imshow(np.ma.masked_array(tgt[i], ignored[i]), cmap=cmap, vmin=0, vmax=k - 1,
-                          interpolation="nearest")  # fmt: skip
-        axes[i, 2].imshow(prd[i], cmap=cmap, vmin=0, vmax=k - 1, interpolation="nearest")
-        for j, label in enumerate(("input", "ground truth", "prediction")):
-            axes[i, j].set_title(f"{label} #{i}", fontsize=9)
-            axes[i, j].set_axis_off()
-    shown = np.union1d(np.unique(tgt[~ignored]), np.unique(prd))
-    handles = [Patch(color=cmap(int(c)), label=names[int(c)]) for c in shown if 0 <= c < k]
-    if ignored.any():
-        handles.append(Patch(color=IGNORED_COLOR, label=f"ignored ({ignore_index})"))
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6),
-               fontsize=8, frameon=False)  # fmt: skip
+    """segmentation_figure(...) written as a PNG."""
+    fig = segmentation_figure(images, targets, preds, ignore_index, max_items, class_names)
     return _save_atomic(fig, path)

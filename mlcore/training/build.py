@@ -28,6 +28,7 @@ from mlcore.training.gan_parts import (
     generation_task,
 )
 from mlcore.training.step import SupervisedStep
+from mlcore.training.threads import apply_threads
 
 
 @dataclass
@@ -145,7 +146,7 @@ def build_step(cfg: Config, model: nn.Module, task: Any, placement: Placement) -
     and the optimizer that the scheduler drives and `lr` reports."""
     if cfg.model.name == "gan":
         return build_gan_step(cfg, unwrap(model))
-    optimizer = build_optimizer(cfg.optimizer, model.parameters())
+    optimizer = build_optimizer(cfg.optimizer, unwrap(model).parameters())  # not RankFlags
     step = SupervisedStep(
         model,
         task.loss,
@@ -161,6 +162,7 @@ def build_step(cfg: Config, model: nn.Module, task: Any, placement: Placement) -
 def build_parts(cfg: Config, stats: dict | None = None, cache: Path | None = None) -> Parts:
     """Everything for training or evaluating `cfg`; `stats` reuses saved normalization,
     `cache` is a run directory whose saved judge a GAN reuses."""
+    apply_threads(cfg.trainer.threads)
     placement = place(cfg.trainer)
     if cfg.model.name == "gan":
         check_gan(cfg, placement)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import torch
 from torch import nn
 
 from mlcore.config import TrainerConfig
 from mlcore.errors import MlcoreError
+
+DDP_TIMEOUT_S = 300
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,8 @@ def place(cfg: TrainerConfig) -> Placement:
 def _ddp_placement(cfg: TrainerConfig, world: int) -> Placement:
     if "RANK" not in os.environ:
         raise MlcoreError(
-            "trainer.strategy: ddp runs under torchrun, e.g. "
+            "trainer.strategy: ddp needs its processes started: `mlcore train` starts them "
+            "itself; from Python, or on several machines, use torchrun, e.g. "
             "`torchrun --nproc-per-node 2 -m mlcore train CONFIG`"
         )
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
@@ -98,7 +103,10 @@ def _ddp_placement(cfg: TrainerConfig, world: int) -> Placement:
     _check_precision(cfg.precision, device)
     if not torch.distributed.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
-        torch.distributed.init_process_group(backend)
+        # A rank that hangs (or never arrives) fails the others after this long instead of
+        # the backend's default (30 min for gloo, 10 for nccl); one that dies fails them at
+        # once (its connections close).
+        torch.distributed.init_process_group(backend, timeout=timedelta(seconds=DDP_TIMEOUT_S))
     return Placement(device, "ddp", world, rank)
 
 
@@ -119,14 +127,35 @@ def wrap_model(model: nn.Module, placement: Placement) -> nn.Module:
         return nn.DataParallel(model, device_ids=list(range(placement.devices)))
     if placement.strategy == "ddp":
         ids = [placement.device.index] if placement.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        return nn.parallel.DistributedDataParallel(RankFlags(model), device_ids=ids)
     return model
+
+
+class RankFlags(nn.Module):
+    """What DDP wraps: the model, plus a parameter that is never trained and whose gradient
+    carries this rank's flags ([its loss was NaN/inf, a stop was requested], as 0/1) through
+    DDP's own gradient all-reduce. After backward every rank holds the mean of all ranks'
+    flags, so all decide alike after the same step, with no collective (and no host sync)
+    of their own: the step adds `(flags * mine).sum()` to its loss."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        device = next(model.parameters()).device
+        self.flags = nn.Parameter(torch.zeros(2, device=device))
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.model(*args, **kwargs)
 
 
 def unwrap(model: nn.Module) -> nn.Module:
     """The bare model inside a DP/DDP wrapper, whose state_dict keys have no `module.`."""
-    return (
-        model.module
-        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel))
-        else model
-    )
+    if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        model = model.module
+    return model.model if isinstance(model, RankFlags) else model
+
+
+def rank_flags(model: nn.Module) -> nn.Parameter | None:
+    """The flags parameter of a DDP-wrapped model; None otherwise."""
+    inner = getattr(model, "module", None)
+    return inner.flags if isinstance(inner, RankFlags) else None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlcore.config import Config
 from mlcore.errors import MlcoreError
-from mlcore.training.build import Parts
+
+if TYPE_CHECKING:  # build imports torch; the resume rules are checked before it loads
+    from mlcore.training.build import Parts
 
 # What a resumed run may change: how long and where it trains, not what it learns from.
 # Anything else would make the checkpoint's weights, optimizer state or data split (and so
@@ -15,7 +17,7 @@ from mlcore.training.build import Parts
 RESUMABLE_KEYS = (
     "trainer.epochs", "trainer.early_stopping.patience", "trainer.early_stopping.min_delta",
     "trainer.log_grad_norms", "trainer.device", "data.num_workers", "trainer.sample_every",
-    "data.eval_batch_size",
+    "trainer.threads", "data.eval_batch_size",
 )  # fmt: skip
 
 
@@ -44,6 +46,16 @@ def check_resume_changes(run_path: Path, saved: Config, cfg: Config) -> None:
             f"{cfg.scheduler.name!r}, whose learning rate is planned over the whole run; "
             "start a new run with more epochs"
         )
+
+
+def epochs_done_message(run_path: Path, cfg: Config) -> str:
+    further = (
+        "start a new run with more epochs (its learning-rate schedule is planned over "
+        "the whole run)"
+        if cfg.scheduler.name in ("cosine", "onecycle")
+        else f"train further with --set trainer.epochs={cfg.trainer.epochs + 10}"
+    )
+    return f"--resume {run_path}: all {cfg.trainer.epochs} epochs are done; {further}"
 
 
 def check_same_data(run_path: Path | str, state: dict[str, Any], parts: Parts) -> None:

@@ -100,6 +100,24 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def free_run_path(root: Path, name: str) -> Path:
+    """Where a new run named `name` would go now (the first free root/name/STAMP[-i])."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = root / name / stamp
+    for target in [base] + [base.with_name(f"{stamp}-{i}") for i in range(1, 1000)]:
+        if not target.exists():
+            return target
+    raise MlcoreError(f"{base.parent}: too many runs started in the same second")
+
+
+def check_new_run_dir(exact: Path) -> None:
+    """`--run-dir` must be new or an empty directory (no torch: checked before the imports)."""
+    if exact.exists() and not exact.is_dir():
+        raise MlcoreError(f"--run-dir {exact}: exists and is not a directory")
+    if exact.exists() and any(exact.iterdir()):
+        raise MlcoreError(f"--run-dir {exact}: already exists and is not empty")
+
+
 def create_run_dir(root: Path, name: str, config_text: str, exact: Path | None = None) -> RunDir:
     """Create the run directory with config.yaml and summary.json already in it.
 
@@ -108,42 +126,68 @@ def create_run_dir(root: Path, name: str, config_text: str, exact: Path | None =
     `-1`, `-2`, ... suffixes instead of sharing a directory.
     """
     if exact is not None:
-        if exact.exists() and not exact.is_dir():
-            raise MlcoreError(f"--run-dir {exact}: exists and is not a directory")
-        if exact.exists() and any(exact.iterdir()):
-            raise MlcoreError(f"--run-dir {exact}: already exists and is not empty")
+        check_new_run_dir(exact)
         targets = [exact]
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = root / name / stamp
         targets = [base] + [base.with_name(f"{stamp}-{i}") for i in range(1, 1000)]
     parent = targets[0].parent
+    new_folders = [p for p in (parent, *parent.parents) if not p.exists()]  # deepest first
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise MlcoreError(f"{parent}: cannot create the run directory ({err.strerror})") from None
     tmp = Path(tempfile.mkdtemp(prefix=".creating-", dir=parent))
-    tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; a run follows the umask
-    (tmp / "checkpoints").mkdir()
-    (tmp / "plots").mkdir()
-    (tmp / "config.yaml").write_text(config_text)
-    (tmp / "summary.json").write_text(json.dumps(_provenance(), indent=2) + "\n")
-    for target in targets:
-        try:
-            if target.exists() and target != exact:
+    try:  # a Ctrl-C (or any error) here leaves no hidden half-made directory behind
+        # checkpoints/ and plots/ appear with their first file: a run that fails in its
+        # first epoch leaves no empty folders suggesting otherwise.
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; a run follows the umask
+        (tmp / "config.yaml").write_text(config_text)
+        (tmp / "summary.json").write_text(json.dumps(_provenance(), indent=2) + "\n")
+        for target in targets:
+            try:
+                if target.exists() and target != exact:
+                    continue
+                if target.exists():  # an empty --run-dir
+                    target.rmdir()
+                os.rename(tmp, target)
+                _CREATED.append(target)
+                return RunDir(target)
+            except OSError:
                 continue
-            if target.exists():  # an empty --run-dir
-                target.rmdir()
-            os.rename(tmp, target)
-            return RunDir(target)
-        except OSError:
-            continue
-    shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        _remove(tmp, new_folders)
+        raise
+    _remove(tmp, new_folders)
     raise MlcoreError(f"{parent}: could not find a free run directory name")
 
 
+def _remove(tmp: Path, new_folders: list[Path]) -> None:
+    """Undo a creation that did not finish: the temporary directory and the folders made
+    for it (runs/<name>/), when nothing else has appeared in them since."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    for folder in new_folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another run) or already gone
+            break
+
+
+# Run directories this process created, newest last: how the CLI knows, after a Ctrl-C,
+# whether anything was written.
+_CREATED: list[Path] = []
+
+
+def created_run_dirs() -> list[Path]:
+    return list(_CREATED)
+
+
 def command_line() -> str:
-    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    program = Path(sys.argv[0]).name
+    if program == "__main__.py":  # `python -m mlcore` (a self-launched DDP rank, torchrun)
+        program = "mlcore"
+    return " ".join([program, *sys.argv[1:]])
 
 
 def _provenance() -> dict[str, Any]:

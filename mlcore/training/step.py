@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from mlcore.config import RegularizationConfig
+from mlcore.training.device import rank_flags, unwrap
 
 
 def penalized_weights(model: nn.Module) -> list[torch.Tensor]:
@@ -44,10 +45,16 @@ class SupervisedStep:
         precision: str = "fp32",
         distributed: bool = False,
     ):
-        self.distributed = distributed
         self.model, self.loss_fn, self.optimizer, self.reg = model, loss_fn, optimizer, reg
-        self.weights = penalized_weights(model) if (reg.l1 or reg.l2) else []
-        self.params = [p for p in model.parameters() if p.requires_grad]
+        bare = unwrap(model)
+        self.weights = penalized_weights(bare) if (reg.l1 or reg.l2) else []
+        self.params = [p for p in bare.parameters() if p.requires_grad]
+        # Under DDP: flags that ride on the gradient all-reduce (device.RankFlags).
+        self.flags = rank_flags(model) if distributed else None
+        if self.flags is not None:  # made once: no host-to-device copy on the hot path
+            self._stop_bit = {v: self.flags.new_full((1,), float(v)) for v in (False, True)}
+        self.stop_requested = False  # set by the trainer's signal handler
+        self.stop_agreed = False  # some rank asked to stop: every rank stops after this step
         # amp: fp16 autocast with a loss scaler (fp16 gradients underflow without it);
         # bf16 has fp32's exponent range and needs no scaler.
         dtype = {"amp": torch.float16, "bf16": torch.bfloat16}.get(precision)
@@ -77,16 +84,6 @@ class SupervisedStep:
                 total = total + self.reg.l2 * w.pow(2).sum()
         return total
 
-    def _all_finite(self, value: float) -> bool:
-        """Under DDP a NaN on one rank must stop every rank before backward, or the others
-        would wait forever in the gradient all-reduce."""
-        finite = math.isfinite(value)
-        if not self.distributed:
-            return finite
-        flag = torch.tensor([0.0 if finite else 1.0], device=self.params[0].device)
-        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-        return flag.item() == 0.0
-
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
         if self.autocast is None:  # fp32: no context to enter on the hot path
@@ -100,16 +97,15 @@ class SupervisedStep:
         if self.weights:
             penalty = self.penalty()
             loss = data_loss + penalty
-        # One host sync per step, whose value serves the NaN check, the progress bar and the
-        # epoch mean. Checked before the step, so the weights (and what is saved) stay finite.
-        value = loss.item()
-        if not self._all_finite(value):
-            raise NonFiniteLoss(value)
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            self.scaler.unscale_(self.optimizer)  # clip and inspect true gradients
+        if self.flags is not None:
+            value = self._backward_with_flags(loss)
         else:
-            loss.backward()
+            # One host sync per step, whose value serves the NaN check, the progress bar and
+            # the epoch mean. Checked before the step: the weights (and checkpoints) stay finite.
+            value = loss.item()
+            if not math.isfinite(value):
+                raise NonFiniteLoss(value)
+            self._backward(loss)
         if self.reg.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.params, self.reg.grad_clip)
         if self.inspect is not None:
@@ -122,3 +118,25 @@ class SupervisedStep:
         if penalty is None:
             return {"loss": value}
         return {"loss": value, "data_loss": data_loss.item(), "penalty": penalty.item()}
+
+    def _backward(self, loss: torch.Tensor) -> None:
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)  # clip and inspect true gradients
+        else:
+            loss.backward()
+
+    def _backward_with_flags(self, loss: torch.Tensor) -> float:
+        """DDP: backward first (every rank must join the gradient all-reduce), carrying this
+        rank's flags in it; then one host sync reads the loss and every rank's flags. A
+        non-finite loss anywhere stops every rank here, before the optimizer step."""
+        flags = self.flags
+        non_finite_here = (~torch.isfinite(loss.detach())).to(flags.dtype).view(1)
+        mine = torch.cat([non_finite_here, self._stop_bit[self.stop_requested]])
+        flags.grad = None  # not in the optimizer, so zero_grad leaves it: must not accumulate
+        self._backward(loss + (flags * mine).sum())
+        value, non_finite, stop = torch.cat([loss.detach().float().view(1), flags.grad]).tolist()
+        if non_finite > 0:
+            raise NonFiniteLoss(value if not math.isfinite(value) else "nan on another rank")
+        self.stop_agreed = stop > 0
+        return value

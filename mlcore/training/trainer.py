@@ -9,9 +9,8 @@ import time
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-import torch
-
 from mlcore.errors import RunFailed
+from mlcore.evaluation.model_stats import model_stat_columns, stat_columns
 from mlcore.evaluation.tasks import VAL_METRICS
 from mlcore.training.build import Parts
 from mlcore.training.checkpoint import (
@@ -22,6 +21,7 @@ from mlcore.training.checkpoint import (
 )
 from mlcore.training.checkpoint_writer import CheckpointWriter
 from mlcore.training.device import unwrap
+from mlcore.training.gpu_memory import PeakMemory, describe_peaks, devices_used
 from mlcore.training.grad_health import GradHealth
 from mlcore.training.monitor import Monitor
 from mlcore.training.rundir import RunDir
@@ -60,7 +60,9 @@ class Trainer:
         self.p, self.run, self.reporter = parts, run, reporter
         cfg = parts.config.trainer
         self.step = parts.step  # built with the other parts; it owns what differs (GAN)
-        self.health = GradHealth(parts.model) if cfg.log_grad_norms else None
+        self.health = GradHealth(unwrap(parts.model)) if cfg.log_grad_norms else None
+        # the model measures only where the model has a split to measure them on (not a GAN)
+        self.model_stats = cfg.log_model_stats and parts.task.name != "generation"
         self.best = Monitor(cfg.checkpoint.monitor, cfg.checkpoint.mode)
         es = cfg.early_stopping
         self.stopper = Monitor(es.monitor, es.mode, es.patience, es.min_delta)
@@ -69,11 +71,14 @@ class Trainer:
         self.seconds = 0.0  # training time of the epoch in progress
         self._stop_requested = False
         self.writer = CheckpointWriter()  # checkpoints are written while the next epoch trains
+        devices = devices_used(parts.placement)
+        self.gpu_memory = PeakMemory(devices) if devices else None
         val = [f"val/{m}" for m in VAL_METRICS[parts.task.name]]
         grads = self.health.columns if self.health else []
         losses = [f"train/{name}" for name in self.step.columns]
         val_loss = ["val/loss"] if parts.task.has_val_loss else []
-        self.columns = ["epoch", "step", *losses, *val_loss, *val, "lr", "seconds", *grads]
+        stats = model_stat_columns(parts.model) if self.model_stats else []
+        self.columns = ["epoch", "step", *losses, *val_loss, *val, "lr", "seconds", *stats, *grads]
 
     # -- checkpoint state ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -154,6 +159,8 @@ class Trainer:
         epochs = self.p.config.trainer.epochs
         with self._catch_signals():
             while self.epoch <= epochs:
+                if self.gpu_memory is not None:
+                    self.gpu_memory.epoch_start()
                 self._train_epoch()
                 self._end_epoch()
                 if self._stop_now():
@@ -197,7 +204,7 @@ class Trainer:
                 sums[key] += value
             self.batch, self.global_step = i + 1, self.global_step + 1
             reporter.step(i + 1, losses[shown])
-            if self._stop_now() if distributed else self._stop_requested:
+            if step.stop_agreed if distributed else self._stop_requested:
                 self.seconds += time.perf_counter() - t0
                 self._save("last")
                 raise Interrupted
@@ -205,12 +212,11 @@ class Trainer:
 
     def _stop_now(self) -> bool:
         """Under DDP every rank must stop after the same step, or the others would wait
-        forever in the next gradient all-reduce: agree on the flag (any rank's signal)."""
-        if self.p.placement.strategy != "ddp":
-            return self._stop_requested
-        flag = torch.tensor([float(self._stop_requested)], device=self.p.placement.device)
-        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-        self._stop_requested = bool(flag.item())
+        forever in the next gradient all-reduce: the step learns whether any rank asked, in
+        DDP's own all-reduce (device.RankFlags); a request that comes after an epoch's last
+        step rides on the next epoch's first."""
+        if self.p.placement.strategy == "ddp":
+            return self.step.stop_agreed
         return self._stop_requested
 
     def _end_epoch(self) -> None:
@@ -220,6 +226,7 @@ class Trainer:
             self.p.loaders["val"],
             self.p.placement.device,
             distributed=self.p.placement.strategy == "ddp",
+            model_stats=self.model_stats,
         )
         row: dict[str, Any] = {"epoch": self.epoch, "step": self.global_step}
         row.update(
@@ -230,6 +237,8 @@ class Trainer:
         row.update({f"val/{k}": v for k, v in self.p.task.val_metrics(report).items()})
         row["lr"] = self.p.optimizer.param_groups[0]["lr"]
         row["seconds"] = round(self.seconds, 3)
+        if self.model_stats:
+            row.update(stat_columns(report["model"]))
         if self.health is not None:
             row.update(self.health.norms)
         improved = self.best.update(row[self.best.key], self.epoch)
@@ -259,6 +268,11 @@ class Trainer:
         line = format_row(row, self.p.config.trainer.epochs) + ("  *best" if improved else "")
         self.reporter.epoch_end(row, improved)
         self._log(line)
+        if self.gpu_memory is not None:
+            memory = describe_peaks(self.gpu_memory.epoch_end())
+            self._log(memory)
+            if self.p.placement.strategy == "dp":  # the uneven split is worth seeing each epoch
+                getattr(self.reporter, "info", self.reporter.warn)(memory)
         for message in self.health.warnings() if self.health else []:
             self._warn(f"epoch {completed}: {message}")
 
@@ -277,8 +291,15 @@ class Trainer:
         raise RunFailed(
             f"the loss became {err.args[0]} at epoch {self.epoch}, step {self.global_step + 1} "
             f"(batch {batch + 1}); lower optimizer.lr or set regularization.grad_clip "
-            "(e.g. --set regularization.grad_clip=1.0). best.pt and last.pt are unchanged."
+            f"(e.g. --set regularization.grad_clip=1.0). {self._checkpoints_kept()}"
         ) from None
+
+    def _checkpoints_kept(self) -> str:
+        """What a failed run leaves to evaluate or resume, as it is on disk."""
+        kept = [p.name for p in (self.run.best, self.run.last) if p.is_file()] if self.run else []
+        if not kept:
+            return "No checkpoint was saved before it."
+        return f"{' and '.join(kept)} keep the weights saved before it."
 
     @contextmanager
     def _catch_signals(self):
@@ -288,9 +309,12 @@ class Trainer:
             return
 
         def request_stop(signum: int, _frame: Any) -> None:
+            # Under DDP the launcher (mlcore's or torchrun) starts ranks in sessions of their
+            # own and forwards the terminal's Ctrl-C once to each: one signal, one request.
             if self._stop_requested:  # a second Ctrl-C: stop now
                 raise KeyboardInterrupt
             self._stop_requested = True
+            self.step.stop_requested = True  # under DDP, told to every rank with the grads
             self._warn("stopping after this step; a resumable checkpoint is saved")
 
         old = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
