@@ -84,6 +84,9 @@ def train(
     except Exception as err:  # the run must never stay "running" after it has ended
         _finish(run, trainer, "failed", elapsed(), error=f"{type(err).__name__}: {err}")
         raise
+    except SystemExit:  # the console's reader went away (`| head`): Rich exits; resumable
+        _finish(run, trainer, "interrupted", elapsed())
+        raise
     summary = _finish(run, trainer, status, elapsed(), test=test)
     return run, summary
 

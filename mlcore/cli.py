@@ -68,7 +68,7 @@ def _console(stderr: bool = False):
     console = Console(stderr=stderr, highlight=False, soft_wrap=True)
     console.on_broken_pipe = _quiet_broken_pipe  # Rich's own exits 1
     if not console.is_terminal:  # a log file or pipe has no width: do not squeeze tables
-        console.width = max(console.width, 160)
+        console.width = max(console.width, 240)  # (compare has 8 columns of mean ± std)
     return console
 
 
@@ -166,7 +166,7 @@ def _launch_ddp(
     from mlcore.training.rundir import free_run_path
 
     try:
-        processes, backend = local_processes(cfg.trainer.devices, cfg.trainer.device)
+        processes, backend = local_processes(cfg)
     except MlcoreError as err:
         raise MlcoreError(f"{source}: {err}") from None
     if resume is not None:
@@ -613,8 +613,16 @@ def _resumed_path() -> Path | None:
 
 def _exit_interrupted() -> None:
     Interrupts.exiting = True
-    typer.echo(_interrupted_line(_resumed_path()) if command() == "train" else "interrupted")
+    if _speaks():
+        typer.echo(_interrupted_line(_resumed_path()) if command() == "train" else "interrupted")
     sys.exit(130)
+
+
+def _speaks() -> bool:
+    """Under DDP only rank 0 prints what every rank knows alike (a config error, the agreed
+    NaN stop, an interrupt); each rank records its own error for the launcher, which names
+    another rank's when that one failed first."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _exit_rank(code: int | str | None) -> None:
@@ -643,21 +651,23 @@ def _run_app() -> None:
     except MlcoreError as err:
         if _State.debug:
             raise
-        _record_for_launcher(str(err))
-        _console(stderr=True).print(_labelled("error: ", str(err)))
+        _record_for_launcher(str(err), printed=_speaks())
+        if _speaks():
+            _console(stderr=True).print(_labelled("error: ", str(err)))
         sys.exit(2)
     except RunFailed as err:
         if _State.debug:
             raise
-        _record_for_launcher(str(err))
-        _console(stderr=True).print(_labelled("run failed: ", str(err)))
+        _record_for_launcher(str(err), printed=_speaks())
+        if _speaks():
+            _console(stderr=True).print(_labelled("run failed: ", str(err)))
         sys.exit(1)
     except KeyboardInterrupt:
         _exit_interrupted()
     except BrokenPipeError:  # `mlcore eval RUN | head`: stop quietly, as Unix tools do
         _quiet_broken_pipe()
     except Exception as err:  # a bug, or a DDP peer lost: the traceback stays; the launcher
-        _record_for_launcher(f"{type(err).__name__}: {err}")  # learns the one line
+        _record_for_launcher(f"{type(err).__name__}: {err}", printed=True)  # the traceback
         raise
     except SystemExit as stop:
         if stop.code == 130 and Interrupts.interrupted and not Interrupts.exiting:
@@ -669,13 +679,14 @@ def _run_app() -> None:
         raise stop from None
 
 
-def _record_for_launcher(line: str) -> None:
+def _record_for_launcher(line: str, printed: bool = False) -> None:
     """A DDP rank under PyTorch's elastic launcher (mlcore's own, or torchrun): leave the
     one-line error where the launcher looks, so it can name the rank that failed and why."""
     path = os.environ.get("TORCHELASTIC_ERROR_FILE")
     if not path:
         return
-    data = {"message": {"message": line, "extraInfo": {"py_callstack": "", "timestamp": "0"}}}
+    info = {"py_callstack": "", "timestamp": "0", "printed": "yes" if printed else "no"}
+    data = {"message": {"message": line, "extraInfo": info}}
     with contextlib.suppress(OSError):  # else the launcher reports the exit status alone
         Path(path).write_text(json.dumps(data))
 

@@ -63,11 +63,11 @@ def plan_sweep(
 def dry_run(plan: Plan) -> list[str]:
     """sweep.json written; one shell command per trial still to run. A failed trial's run
     directory moves to failed/ first, as a run would, so that its command can start."""
-    plan.sweep_dir.mkdir(parents=True, exist_ok=True)
-    for trial, _ in plan.todo:  # only failed ones: a `running` one may be running elsewhere
-        if plan.records[trial.id]["status"] == "failed":
-            set_aside(plan.sweep_dir, trial)
-    write_sweep(plan.sweep_dir, plan.spec, plan.trials, plan.records)
+    with sweep_lock(plan.sweep_dir):  # not beside a sweep running there: its trials
+        for trial, _ in plan.todo:  # only failed ones: a `running` one may run elsewhere
+            if plan.records[trial.id]["status"] == "failed":
+                set_aside(plan.sweep_dir, trial)
+        write_sweep(plan.sweep_dir, plan.spec, plan.trials, plan.records)
     return [shell_command(command(plan.spec, plan.sweep_dir, t, what)) for t, what in plan.todo]
 
 

@@ -20,7 +20,8 @@ import yaml
 from mlcore.errors import MlcoreError
 from mlcore.sweep.state import read_sweep
 
-IGNORED_KEYS = ("run.seed", "run.name")
+# not what a variant is: the seed axis, a label, and the CPU thread count (last digits only)
+IGNORED_KEYS = ("run.seed", "run.name", "trainer.threads")
 
 
 @dataclass
@@ -105,8 +106,11 @@ def sweep_runs(sweep_dir: Path) -> tuple[list[Run], dict[str, Any]]:
 
 def plain_runs(paths: list[Path]) -> list[Run]:
     """Run directories of any configs: the keys that differ name the variants."""
-    runs = []
+    runs, seen = [], set()
     for path in paths:
+        if path.resolve() in seen:  # a run named twice (overlapping globs) is one seed
+            continue
+        seen.add(path.resolve())
         if not (path / "config.yaml").is_file():
             raise MlcoreError(f"{path}: not a run directory (no config.yaml)")
         runs.append(read_run(path))

@@ -81,9 +81,9 @@ def place(cfg: TrainerConfig) -> Placement:
     if cfg.devices not in ("auto", 1):
         raise MlcoreError(
             f"trainer.devices: {cfg.devices} devices need trainer.strategy dp (one process) "
-            "or ddp (under torchrun); single uses one"
+            "or ddp (one process per device); single uses one"
         )
-    _check_precision(cfg.precision, device)
+    check_precision(cfg.precision, device)
     return Placement(device, strategy)
 
 
@@ -100,7 +100,7 @@ def _ddp_placement(cfg: TrainerConfig, world: int) -> Placement:
         torch.cuda.set_device(device)
     else:
         device = resolve_device("cpu" if cfg.device == "auto" else cfg.device)
-    _check_precision(cfg.precision, device)
+    check_precision(cfg.precision, device)
     if not torch.distributed.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         # A rank that hangs (or never arrives) fails the others after this long instead of
@@ -110,7 +110,7 @@ def _ddp_placement(cfg: TrainerConfig, world: int) -> Placement:
     return Placement(device, "ddp", world, rank)
 
 
-def _check_precision(precision: str, device: torch.device) -> None:
+def check_precision(precision: str, device: torch.device) -> None:
     if precision == "amp" and device.type != "cuda":
         raise MlcoreError(
             f"trainer.precision: amp (fp16 autocast + loss scaling) needs CUDA; on "

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlcore.config import Config
 from mlcore.errors import MlcoreError
 
 INTERRUPTED = 130  # what a rank exits with when the job was stopped and can resume
@@ -29,11 +30,26 @@ class Job:
     run_dir: Path
 
 
-def local_processes(devices: int | str, device: str) -> tuple[int, str]:
-    """How many ranks to start on this machine, and their backend."""
+def local_processes(cfg: Config) -> tuple[int, str]:
+    """How many ranks to start on this machine, and their backend; what no rank could run
+    is refused here, once, before any starts."""
     import torch
 
-    gpus = torch.cuda.device_count() if device in ("auto", "cuda") else 0
+    from mlcore.training.device import check_precision
+
+    devices, device = cfg.trainer.devices, cfg.trainer.device
+    if cfg.model.name == "gan":
+        raise MlcoreError(
+            "trainer.strategy: a gan trains on one device; ddp is not supported for it yet "
+            "(use single)"
+        )
+    gpus = torch.cuda.device_count() if device.startswith("cuda") or device == "auto" else 0
+    if device.startswith("cuda") and gpus == 0:
+        raise MlcoreError(
+            f"trainer.device: {device!r} asked for, but no CUDA device is available here; "
+            "use cpu or auto"
+        )
+    check_precision(cfg.trainer.precision, torch.device("cuda" if gpus else "cpu"))
     if devices == "auto":
         if gpus == 0:
             raise MlcoreError(
@@ -98,11 +114,19 @@ def _failed(job: Job, err: object) -> int:
         else f"exit status {first.exitcode}"
     )
     _record(job.run_dir, f"rank {rank}: {message}")
+    shown = own and _printed(first)  # the rank printed it (mlcore.cli._speaks) or not
     print(
-        f"ddp: rank {rank} failed{' (above)' if own else ': ' + message}; the job stopped",
+        f"ddp: rank {rank} failed{' (above)' if shown else ': ' + message}; the job stopped",
         file=sys.stderr,
     )
     return first.exitcode if first.exitcode > 0 else 1
+
+
+def _printed(failure: object) -> bool:
+    data = getattr(failure, "error_file_data", None) or {}
+    message = data.get("message") if isinstance(data, dict) else None
+    info = message.get("extraInfo", {}) if isinstance(message, dict) else {}
+    return info.get("printed") == "yes"
 
 
 def _own_message(failure: object) -> str:

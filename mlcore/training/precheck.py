@@ -113,7 +113,7 @@ def check_combinations(t: TrainerConfig) -> None:
     if t.strategy == "single" and t.devices not in ("auto", 1):
         raise MlcoreError(
             f"trainer.devices: {t.devices} devices need trainer.strategy dp (one process) "
-            "or ddp (under torchrun); single uses one"
+            "or ddp (one process per device); single uses one"
         )
 
 

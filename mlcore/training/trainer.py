@@ -295,7 +295,9 @@ class Trainer:
         ) from None
 
     def _checkpoints_kept(self) -> str:
-        """What a failed run leaves to evaluate or resume, as it is on disk."""
+        """What a failed run leaves to evaluate or resume, as it is on disk once the
+        checkpoint write in flight has finished."""
+        self.writer.wait()
         kept = [p.name for p in (self.run.best, self.run.last) if p.is_file()] if self.run else []
         if not kept:
             return "No checkpoint was saved before it."
