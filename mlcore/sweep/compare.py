@@ -19,7 +19,7 @@ from mlcore.sweep.state import DONE
 
 # The headline test number of each task (summary.json "test"), as in `mlcore runs`.
 TEST_METRIC = {"classification": "accuracy", "segmentation": "miou", "regression": "r2"}
-LOWER_IS_BETTER = ("loss", "mse", "rmse", "mae", "kl")
+LOWER_IS_BETTER = ("loss", "mse", "rmse", "mae", "kl", "dead_relu")  # fewer dead units: better
 
 
 def lower_is_better(metric: str) -> bool:
