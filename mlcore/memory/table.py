@@ -64,9 +64,11 @@ def _shown(row: dict[str, Any], key: str) -> int:
 def _lines(report: dict[str, Any]) -> list[str]:
     allocated = report["peak_bytes"]
     lines = [f"parameters: {report['parameter_count']:,}"]
+    # the rule as the note writes it: 8 B for FP32 and 4 for FP16 (twice the truth)
+    note = "4 B (its FP16)" if report["precision"] in ("fp16", "bf16") else "8 B (its FP32)"
     names = {
         "weights_only": "weights only (parameters x bytes each)",
-        "seed_note_as_written": "study note's rule: parameters x 8 B (its FP32) + the input batch",
+        "seed_note_as_written": f"study note's rule: parameters x {note} + the input batch",
         "seed_note_corrected": "the same rule with FP32 = 4 B, FP16 = 2 B (the truth)",
     }
     lines.append("what simple rules say, against the traced peak:")
