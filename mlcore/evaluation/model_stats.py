@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mlcore.training.device import unwrap
 from mlcore.training.layer_labels import layer_labels
 
 SPARSE_BELOW = 1e-3  # |w| below this counts as a zero weight
@@ -45,6 +46,7 @@ def weighted_layers(model: nn.Module) -> dict[str, torch.Tensor]:
 def weight_stats(model: nn.Module) -> dict[str, Any]:
     """{"layers": [{layer, label, params, sparsity, norm}], "sparsity", "norm", "params"}: the
     fraction of weights with |w| < SPARSE_BELOW and the L2 norm, per layer and over all."""
+    model = unwrap(model)  # a DDP/dp wrapper's names are the bare model's, prefixed
     layers = []
     zeros, total, sq = 0, 0, 0.0
     labels = layer_labels(model)
@@ -72,6 +74,7 @@ class DeadReluProbe:
         self.kinds: dict[str, str] = {}
         self.modules: dict[str, nn.Module] = {}
         self.labels: dict[str, str] = {}
+        model = unwrap(model)  # names as the bare model's (hooks on it fire inside a wrapper)
         weight_labels, after = layer_labels(model), None
         for name, m in model.named_modules():  # registration order: forward order in mlcore
             key = name.removeprefix("module.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from mlcore.training.device import unwrap
 from mlcore.training.grad_health import weight_layers
 
 # The kind of layer a reader counts; a transposed conv is the decoder's upsampling step.
@@ -32,7 +33,8 @@ def layer_labels(model: nn.Module) -> dict[str, str]:
     mlcore model (a U-Net's up-convs and convs interleave, but each kind alone is in
     order); the last weight layer of each network is marked "(output)".
     """
-    paths = list(weight_layers(model))  # names without DDP's "module." prefix
+    model = unwrap(model)  # the columns' names are the bare model's (no DDP/dp wrapper)
+    paths = list(weight_layers(model))
     modules = {name.removeprefix("module."): m for name, m in model.named_modules()}
     counts: dict[tuple[str, str], int] = {}
     labels: dict[str, str] = {}
