@@ -10,9 +10,11 @@ Standard library only: the CLI installs it before anything else loads.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 
@@ -33,6 +35,21 @@ def catch_sigint() -> None:
     State.interrupted = State.exiting = False
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_sigint)
+
+
+@contextlib.contextmanager
+def stop_signals_handled(handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM go to `handler` inside the block, the previous handlers after it
+    (only the main thread can set handlers: elsewhere the block runs as it is)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, previous in old.items():
+            signal.signal(s, previous)
 
 
 def command() -> str | None:

@@ -81,6 +81,14 @@ def _mlcore(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )  # fmt: skip
 
 
+def _train_with_fault(tmp_path: Path, fault: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """A 50-epoch self-launched DDP run (7 steps an epoch) with `fault` planted."""
+    runs = tmp_path / "runs"
+    config = _config(tmp_path, epochs=50)
+    result = _mlcore("train", config, "--runs-root", runs, "--quiet", env=_env(tmp_path, fault))
+    return result, runs
+
+
 def _one_run(runs: Path) -> Path:
     run_dirs = [p.parent for p in runs.rglob("summary.json")]
     assert len(run_dirs) == 1  # only rank 0 writes
@@ -141,16 +149,8 @@ def test_two_ranks_with_batch_b_learn_what_one_process_learns_with_2b(tmp_path):
 
 
 def test_a_rank_that_raises_ends_the_job(tmp_path):
-    runs = tmp_path / "runs"
     started = time.monotonic()
-    result = _mlcore(
-        "train",
-        _config(tmp_path, epochs=50),
-        "--runs-root",
-        runs,
-        "--quiet",
-        env=_env(tmp_path, "raise:1:10"),  # step 10: in epoch 2 (7 steps per epoch)
-    )
+    result, runs = _train_with_fault(tmp_path, "raise:1:10")  # step 10: in epoch 2
     assert result.returncode == 1
     assert time.monotonic() - started < 60
     assert result.stderr.count("planted failure at step 10") == 1  # the rank's traceback
@@ -164,15 +164,7 @@ def test_a_rank_that_raises_ends_the_job(tmp_path):
 
 
 def test_a_nan_on_one_rank_stops_every_rank_after_that_step(tmp_path):
-    runs = tmp_path / "runs"
-    result = _mlcore(
-        "train",
-        _config(tmp_path, epochs=50),
-        "--runs-root",
-        runs,
-        "--quiet",
-        env=_env(tmp_path, "nan:1:10"),
-    )
+    result, runs = _train_with_fault(tmp_path, "nan:1:10")
     assert result.returncode == 1
     stopped = {p.name: p.read_text() for p in (tmp_path / "faults").iterdir()}
     # rank 0 saw a finite loss and still stopped at the same step: no rank left waiting

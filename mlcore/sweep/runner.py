@@ -17,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcore.errors import MlcoreError
+from mlcore.interrupts import stop_signals_handled
 from mlcore.sweep.spec import SweepSpec, Trial, train_args
 from mlcore.sweep.state import DONE, run_path, run_status
 
@@ -184,19 +184,11 @@ class Runner:
 
     @contextlib.contextmanager
     def _forward_signals(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
         def forward(signum: int, _frame: Any) -> None:
             self.stop_signal = signum
             for proc in self.running:
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(signum)
 
-        old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with stop_signals_handled(forward):
             yield
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)

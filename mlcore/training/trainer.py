@@ -3,8 +3,6 @@ interruption and exact resume. Everything it trains was built before it (build.p
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -12,6 +10,7 @@ from typing import Any, Protocol
 from mlcore.errors import RunFailed
 from mlcore.evaluation.model_stats import model_stat_columns, stat_columns
 from mlcore.evaluation.tasks import VAL_METRICS
+from mlcore.interrupts import stop_signals_handled
 from mlcore.training.build import Parts
 from mlcore.training.checkpoint import (
     checkpoint_bytes,
@@ -306,9 +305,6 @@ class Trainer:
     @contextmanager
     def _catch_signals(self):
         """SIGINT/SIGTERM: finish the current step, save, and leave as `interrupted`."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
 
         def request_stop(signum: int, _frame: Any) -> None:
             # Under DDP the launcher (mlcore's or torchrun) starts ranks in sessions of their
@@ -319,9 +315,5 @@ class Trainer:
             self.step.stop_requested = True  # under DDP, told to every rank with the grads
             self._warn("stopping after this step; a resumable checkpoint is saved")
 
-        old = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with stop_signals_handled(request_stop):
             yield
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
