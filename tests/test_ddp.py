@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -23,42 +24,66 @@ pytestmark = pytest.mark.slow
 
 # Test-only fault injection, loaded by every rank at start-up through sitecustomize:
 # MLCORE_FAULT=raise:RANK:STEP raises in that rank's STEP-th training step, nan:RANK:STEP
-# makes that step's inputs NaN. Each rank writes the step at which its run stopped on a
-# non-finite loss into MLCORE_FAULT_LOG/rankN.
+# makes that step's inputs NaN (in the supervised step and the GAN's alike). Each rank
+# writes the step at which its run stopped on a non-finite loss into MLCORE_FAULT_LOG/rankN.
 SITECUSTOMIZE = textwrap.dedent("""
     import os
     spec, log = os.environ.get("MLCORE_FAULT"), os.environ.get("MLCORE_FAULT_LOG")
     if spec and "RANK" in os.environ:
+        import mlcore.training.gan_step as gan_module
         import mlcore.training.step as step_module
         kind, fault_rank, at = spec.split(":")
-        rank, original, count = os.environ["RANK"], step_module.SupervisedStep.__call__, [0]
+        rank = os.environ["RANK"]
 
-        def faulty(self, x, y):
-            count[0] += 1
-            if rank == fault_rank and count[0] == int(at):
-                if kind == "raise":
-                    raise RuntimeError(f"planted failure at step {at}")
-                x = x * float("nan")
-            try:
-                return original(self, x, y)
-            except step_module.NonFiniteLoss:
-                with open(os.path.join(log, f"rank{rank}"), "w") as f:
-                    f.write(str(count[0]))
-                raise
+        def plant(cls):
+            original, count = cls.__call__, [0]
 
-        step_module.SupervisedStep.__call__ = faulty
+            def faulty(self, x, y):
+                count[0] += 1
+                if rank == fault_rank and count[0] == int(at):
+                    if kind == "raise":
+                        raise RuntimeError(f"planted failure at step {at}")
+                    x = x * float("nan")
+                try:
+                    return original(self, x, y)
+                except step_module.NonFiniteLoss:
+                    with open(os.path.join(log, f"rank{rank}"), "w") as f:
+                        f.write(str(count[0]))
+                    raise
+
+            cls.__call__ = faulty
+
+        plant(step_module.SupervisedStep)
+        plant(gan_module.GanStep)
 """)
 
+# A batchnorm-free, pack-free MLP GAN on the ring: DDP's parity with one process holds for
+# it as for a classifier (hinge/bce losses are batch means; no batch statistics).
+GAN = {
+    "data": {"name": "gaussian_ring", "n_samples": 600},
+    "model": {
+        "name": "gan", "latent_dim": 4, "loss": "bce", "ema": 0.9,
+        "generator": {"hidden": [16], "activation": "relu", "batchnorm": False},
+        "discriminator": {"hidden": [16], "activation": "leaky_relu", "batchnorm": False},
+    },
+    "optimizer": {"name": "adam", "lr": 1e-3, "betas": [0.5, 0.999]},
+    "eval": {"num_samples": 200},
+}  # fmt: skip
 
-def _config(tmp_path: Path, batch_size: int = 16, **trainer) -> Path:
-    config = tmp_path / "ddp.yaml"
-    config.write_text(yaml.safe_dump({
+
+def _config(tmp_path: Path, batch_size: int = 16, kind: str = "mlp", **trainer) -> Path:
+    """A tiny self-launched DDP config: a moons MLP (kind mlp) or the ring GAN (kind gan)."""
+    config = tmp_path / f"ddp-{kind}.yaml"
+    body = {
         "run": {"name": "ddp", "seed": 1},
-        "data": {"name": "moons", "n_samples": 300, "batch_size": batch_size},
+        "data": {"name": "moons", "n_samples": 300},
         "model": {"name": "mlp", "hidden": [16]},
         "optimizer": {"name": "sgd", "lr": 0.1},
-        "trainer": {"epochs": 2, "device": "cpu", "strategy": "ddp", "devices": 2, **trainer},
-    }))  # fmt: skip
+        **(GAN if kind == "gan" else {}),
+    }
+    body["data"] = {**body["data"], "batch_size": batch_size}
+    body["trainer"] = {"epochs": 2, "device": "cpu", "strategy": "ddp", "devices": 2, **trainer}
+    config.write_text(yaml.safe_dump(body))
     return config
 
 
@@ -81,10 +106,12 @@ def _mlcore(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )  # fmt: skip
 
 
-def _train_with_fault(tmp_path: Path, fault: str) -> tuple[subprocess.CompletedProcess, Path]:
+def _train_with_fault(
+    tmp_path: Path, fault: str, kind: str = "mlp"
+) -> tuple[subprocess.CompletedProcess, Path]:
     """A 50-epoch self-launched DDP run (7 steps an epoch) with `fault` planted."""
     runs = tmp_path / "runs"
-    config = _config(tmp_path, epochs=50)
+    config = _config(tmp_path, batch_size=15 if kind == "gan" else 16, kind=kind, epochs=50)
     result = _mlcore("train", config, "--runs-root", runs, "--quiet", env=_env(tmp_path, fault))
     return result, runs
 
@@ -129,11 +156,15 @@ def test_mlcore_starts_the_ddp_processes_itself(tmp_path):
     assert "ddp: starting 2 processes on this machine (gloo)" in result.stderr
 
 
-def test_two_ranks_with_batch_b_learn_what_one_process_learns_with_2b(tmp_path):
+@pytest.mark.parametrize("kind", ["mlp", "gan"])
+def test_two_ranks_with_batch_b_learn_what_one_process_learns_with_2b(tmp_path, kind):
     """DDP averages the ranks' gradients; each rank takes every second sample of the same
-    order, so two ranks with batch B see, step for step, the batch of 2B of one process."""
+    order, so two ranks with batch B see, step for step, the batch of 2B of one process.
+    A GAN's ranks draw the two halves of the latents one process with 2B draws: both
+    networks and the weight average end equal too."""
     ddp, single = tmp_path / "ddp", tmp_path / "single"
-    config = _config(tmp_path, batch_size=15)  # 210 training samples: 7 steps of 2 x 15
+    # 210 (moons) or 420 (ring) training samples: 7 or 14 steps of 2 x 15
+    config = _config(tmp_path, batch_size=15, kind=kind)
     result = _mlcore("train", config, "--run-dir", ddp, "--quiet")
     assert result.returncode == 0, result.stderr[-3000:]
     result = _mlcore(
@@ -163,16 +194,51 @@ def test_a_rank_that_raises_ends_the_job(tmp_path):
     assert state["epoch"] == 2  # saved at the end of epoch 1
 
 
-def test_a_nan_on_one_rank_stops_every_rank_after_that_step(tmp_path):
-    result, runs = _train_with_fault(tmp_path, "nan:1:10")
+@pytest.mark.parametrize(("kind", "at"), [("mlp", 10), ("gan", 17)])  # in epoch 2 of each
+def test_a_nan_on_one_rank_stops_every_rank_after_that_step(tmp_path, kind, at):
+    result, runs = _train_with_fault(tmp_path, f"nan:1:{at}", kind)
     assert result.returncode == 1
     stopped = {p.name: p.read_text() for p in (tmp_path / "faults").iterdir()}
     # rank 0 saw a finite loss and still stopped at the same step: no rank left waiting
-    assert stopped == {"rank0": "10", "rank1": "10"}
+    assert stopped == {"rank0": str(at), "rank1": str(at)}
     run = _one_run(runs)
     assert json.loads((run / "summary.json").read_text())["status"] == "failed"
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert state["epoch"] == 2  # saved at the end of epoch 1
     assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+@pytest.mark.parametrize("kind", ["mlp", "gan"])
+def test_ctrl_c_stops_every_rank_and_the_resumed_job_ends_as_if_never_stopped(tmp_path, kind):
+    """Ctrl-C reaches the launcher (the terminal signals its process group; the ranks run
+    in sessions of their own): every rank stops after the same step, rank 0 saves one
+    resumable last.pt, exit 130; `--resume` starts the ranks again and ends bit-identical
+    to a run that was never stopped."""
+    config = _config(tmp_path, batch_size=15, kind=kind, epochs=12)
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    result = _mlcore("train", config, "--run-dir", whole, "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    job = subprocess.Popen(
+        [sys.executable, "-m", "mlcore", "train", str(config), "--run-dir", str(stopped),
+         "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    metrics, deadline = stopped / "metrics.csv", time.monotonic() + 120
+    while not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 3):
+        assert job.poll() is None and time.monotonic() < deadline, job.communicate()[1]
+        time.sleep(0.02)  # until two epochs are done
+    job.send_signal(signal.SIGINT)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 130, err[-3000:]
+    assert json.loads((stopped / "summary.json").read_text())["status"] == "interrupted"
+    assert torch.load(stopped / "checkpoints" / "last.pt", weights_only=True)["epoch"] < 12
+    result = _mlcore("train", "--resume", stopped, "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    a = torch.load(whole / "checkpoints" / "last.pt", weights_only=True)
+    b = torch.load(stopped / "checkpoints" / "last.pt", weights_only=True)
+    assert a["step"] == b["step"]
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="devices: auto means every GPU here")

@@ -12,6 +12,7 @@ from conftest import InterruptAt
 
 from mlcore import api
 from mlcore.config import validate
+from mlcore.errors import MlcoreError
 from mlcore.evaluation.generation_metrics import classifier_report, kl_from_uniform, mixture_report
 from mlcore.training.build import build_parts
 from mlcore.training.trainer import Interrupted
@@ -240,3 +241,13 @@ def test_gan_defaults_fill_what_the_user_left_out():
     assert cfg.model.latent_dim == 8 and cfg.model.loss == "bce" and cfg.model.d_steps == 1
     plain = validate({"model": {"name": "mlp"}})
     assert plain.optimizer.lr == 1e-3 and plain.discriminator_optimizer is None
+
+
+def test_a_gan_refuses_dataparallel_before_any_device_is_touched():
+    # On a CUDA machine dp reaches the build; here the CPU check would refuse it first, so
+    # the GAN's own refusal (which names ddp) is checked on the config alone.
+    from mlcore.training.gan_parts import check_gan
+
+    cfg = validate({**RING, "trainer": {**RING["trainer"], "strategy": "dp", "devices": 2}})
+    with pytest.raises(MlcoreError, match="dp is not supported for it \\(use ddp\\)"):
+        check_gan(cfg)

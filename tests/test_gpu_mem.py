@@ -160,6 +160,19 @@ def test_ddp_adds_gradient_buckets_and_dp_loads_the_first_gpu():
     assert dp[1]["optimizer_states"] == 0 and dp[0]["optimizer_states"] > 0
 
 
+def test_a_gan_under_ddp_gets_gradient_buckets_and_dp_is_refused(cli):
+    cfg = load_config(REPO / "configs/gan_ring.yaml")
+    spec = small(data_spec(cfg)[0])
+    single = estimate(cfg, spec, Request(64, "fp32", "single", 1, 0, True))
+    ddp = estimate(cfg, spec, Request(64, "fp32", "ddp", 2, 0, True))
+    extra = ddp["per_device"][0]["gradients"] - single["per_device"][0]["gradients"]
+    # DDP's bucket copy of the gradients, of the discriminator's weights at least (the
+    # generator's and the discriminator's are never alive at once)
+    assert extra > 0.4 * 4 * single["parameter_count"]
+    result = cli("gpu-mem", REPO / "configs/gan_ring.yaml", "--strategy", "dp", "--devices", "2")
+    assert result.code == 2 and "under ddp" in result.err and "Traceback" not in result.err
+
+
 def test_untraceable_step_falls_back_to_formulas(monkeypatch):
     import mlcore.memory.estimate as est
 

@@ -140,7 +140,16 @@ class GenerationTask:
         distributed: bool = False,
         model_stats: bool = False,  # not measured for a GAN: its samples are not a split
     ) -> tuple[dict[str, Any], float]:
-        report = self.judge().report(self.samples(model, self.eval_cfg.num_samples))
+        """Under DDP rank 0 samples and judges, and every rank gets its report: the ranks
+        must agree exactly on best epochs and early stopping, and judging once is enough
+        (every rank holds the same weights)."""
+        report = None
+        if not distributed or torch.distributed.get_rank() == 0:
+            report = self.judge().report(self.samples(model, self.eval_cfg.num_samples))
+        if distributed:
+            box = [report]
+            torch.distributed.broadcast_object_list(box, src=0)
+            report = box[0]
         return {"task": self.name, "num_samples": self.eval_cfg.num_samples, **report}, math.nan
 
     def val_metrics(self, report: dict) -> dict[str, float]:

@@ -116,7 +116,10 @@ def conv_discriminator(cfg: DiscriminatorConfig, shape: tuple[int, ...]) -> nn.S
 
 
 class GAN(nn.Module):
-    """`forward(z)` generates; the trainer's step drives both networks itself."""
+    """`forward(z)` generates; the trainer's step drives both networks itself, and wraps
+    each for several devices itself (its step calls them apart, not through forward)."""
+
+    wrapped_by_step = True  # device.wrap_model only moves it; GanStep wraps G and D
 
     def __init__(self, cfg: ModelConfig, shape: tuple[int, ...]):
         super().__init__()
@@ -135,14 +138,18 @@ class GAN(nn.Module):
         if cfg.ema is not None:  # a frozen copy, updated by the step, saved with the model
             self.ema = copy.deepcopy(self.generator).requires_grad_(False)
 
-    def judge(self, x: torch.Tensor) -> torch.Tensor:
-        """D on packs of samples: [B, C, ...] -> [B // pack, pack * C, ...] -> [B // pack, 1]
-        (PacGAN, Lin et al., NeurIPS 2018: a pack of collapsed samples looks alike, which D
-        can see and one sample cannot show)."""
+    def packed(self, x: torch.Tensor) -> torch.Tensor:
+        """What D sees: packs of samples, [B, C, ...] -> [B // pack, pack * C, ...] (PacGAN,
+        Lin et al., NeurIPS 2018: a pack of collapsed samples looks alike, which D can see
+        and one sample cannot show)."""
         if self.pack > 1:
             b = len(x) - len(x) % self.pack
             x = x[:b].reshape(b // self.pack, -1, *x.shape[2:])
-        return self.discriminator(x)
+        return x
+
+    def judge(self, x: torch.Tensor) -> torch.Tensor:
+        """D's logits for packs of samples: [B, ...] -> [B // pack, 1]."""
+        return self.discriminator(self.packed(x))
 
     @property
     def sampler(self) -> nn.Module:

@@ -145,7 +145,7 @@ def build_step(cfg: Config, model: nn.Module, task: Any, placement: Placement) -
     """The training step: a GAN's (two optimizers) or the supervised one. Returns the step
     and the optimizer that the scheduler drives and `lr` reports."""
     if cfg.model.name == "gan":
-        return build_gan_step(cfg, unwrap(model))
+        return build_gan_step(cfg, model, placement)  # the bare GAN: its step wraps G, D
     optimizer = build_optimizer(cfg.optimizer, unwrap(model).parameters())  # not RankFlags
     step = SupervisedStep(
         model,
@@ -163,9 +163,8 @@ def build_parts(cfg: Config, stats: dict | None = None, cache: Path | None = Non
     """Everything for training or evaluating `cfg`; `stats` reuses saved normalization,
     `cache` is a run directory whose saved judge a GAN reuses."""
     apply_threads(cfg.trainer.threads)
+    check_gan(cfg)
     placement = place(cfg.trainer)
-    if cfg.model.name == "gan":
-        check_gan(cfg, placement)
     seed_everything(cfg.run.seed, cfg.trainer.deterministic)
     data = build_data(cfg.data, seed=cfg.run.seed, stats=stats)
     task = build_task(cfg, data, cache)

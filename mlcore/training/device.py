@@ -119,16 +119,25 @@ def check_precision(precision: str, device: torch.device) -> None:
 
 
 def wrap_model(model: nn.Module, placement: Placement) -> nn.Module:
-    """Move to the device and apply the data-parallel wrapper, the one place that does."""
+    """Move to the device and apply the data-parallel wrapper. A model whose step calls
+    its networks apart (a GAN's generator and discriminator) is only moved: its step wraps
+    each network with `parallel`."""
     model = model.to(placement.device)
+    if getattr(model, "wrapped_by_step", False):
+        return model
+    return parallel(model, placement)
+
+
+def parallel(net: nn.Module, placement: Placement) -> nn.Module:
+    """The data-parallel wrapper of one network on its device, the one place that makes it."""
     if placement.strategy == "dp" and placement.devices > 1:
         # DataParallel scatters each batch over the GPUs and gathers outputs on the first
         # (the seed note's "uneven GPU memory": the first GPU also holds the outputs and loss)
-        return nn.DataParallel(model, device_ids=list(range(placement.devices)))
+        return nn.DataParallel(net, device_ids=list(range(placement.devices)))
     if placement.strategy == "ddp":
         ids = [placement.device.index] if placement.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(RankFlags(model), device_ids=ids)
-    return model
+        return nn.parallel.DistributedDataParallel(RankFlags(net), device_ids=ids)
+    return net
 
 
 class RankFlags(nn.Module):

@@ -19,12 +19,15 @@ from mlcore.training.device import Placement
 from mlcore.training.gan_step import GanStep
 
 
-def check_gan(cfg: Config, placement: Placement) -> None:
-    """What a GAN run cannot do yet: one line naming the key."""
-    if placement.strategy != "single":
+def check_gan(cfg: Config) -> None:
+    """What a GAN run cannot do yet: one line naming the key. Needs the config alone, so
+    that a DDP launch refuses it once, before any rank starts."""
+    if cfg.model.name != "gan":
+        return
+    if cfg.trainer.strategy == "dp":
         raise MlcoreError(
-            f"trainer.strategy: a gan trains on one device; {placement.strategy} is not "
-            "supported for it yet (use single)"
+            "trainer.strategy: a gan trains on one device or under ddp (one process per "
+            "device); dp is not supported for it (use ddp)"
         )
     if cfg.trainer.precision != "fp32":
         raise MlcoreError(
@@ -86,10 +89,14 @@ def fit_output_range(model: nn.Module, data: DataBundle) -> None:
             model.ema.set_range(float(x.min()), float(x.max()))
 
 
-def build_gan_step(cfg: Config, model: nn.Module) -> tuple[GanStep, torch.optim.Optimizer]:
+def build_gan_step(
+    cfg: Config, model: nn.Module, placement: Placement | None = None
+) -> tuple[GanStep, torch.optim.Optimizer]:
+    """The step and the optimizer the scheduler and `lr` follow (the generator's); the
+    step wraps G and D for the placement's devices (none given: one device)."""
     d_cfg = cfg.discriminator_optimizer or OptimizerConfig()
     g_opt = build_optimizer(cfg.optimizer, model.generator.parameters())
     d_opt = build_optimizer(d_cfg, model.discriminator.parameters())
-    m = cfg.model
-    step = GanStep(model, g_opt, d_opt, m.loss, m.d_steps, m.ema, cfg.regularization.grad_clip)
+    m, clip = cfg.model, cfg.regularization.grad_clip
+    step = GanStep(model, g_opt, d_opt, m.loss, m.d_steps, m.ema, clip, placement)
     return step, g_opt

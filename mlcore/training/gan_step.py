@@ -19,7 +19,8 @@ from torch import nn
 from torch.nn.functional import relu, softplus
 
 from mlcore.models.gan import GAN
-from mlcore.training.step import NonFiniteLoss
+from mlcore.training.device import Placement, parallel, rank_flags
+from mlcore.training.step import NonFiniteLoss, RankSignals
 
 
 def d_loss_fn(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -33,7 +34,14 @@ def g_loss_fn(kind: str, fake: torch.Tensor) -> torch.Tensor:
 
 
 class GanStep:
-    """step(x, y) -> {d_loss, g_loss, d_real, d_fake} (d_real/d_fake: mean sigmoid(D))."""
+    """step(x, y) -> {d_loss, g_loss, d_real, d_fake} (d_real/d_fake: mean sigmoid(D)).
+
+    On several devices each network is wrapped apart (device.parallel): the step calls G
+    and D apart, never through the GAN's forward. Under DDP, rank r of W draws its latents
+    as rows [r*n, (r+1)*n) of one draw of W*n from the RNG that every rank shares, so the
+    ranks' fake batches differ and together are the batch that one process with W times
+    the batch would draw; NaN and stop flags ride on DDP's gradient all-reduce as in
+    SupervisedStep."""
 
     columns = ("d_loss", "g_loss", "d_real", "d_fake")  # logged as train/<name>; [0] on the bar
     scaler = None  # fp32 only (build refuses amp/bf16 for a gan)
@@ -47,35 +55,55 @@ class GanStep:
         d_steps: int = 1,
         ema: float | None = None,
         grad_clip: float | None = None,
+        placement: Placement | None = None,
     ):
         self.model, self.g_opt, self.d_opt = model, g_optimizer, d_optimizer
         self.loss, self.d_steps, self.ema, self.grad_clip = loss, d_steps, ema, grad_clip
         self.g_params = list(model.generator.parameters())
         self.d_params = list(model.discriminator.parameters())
+        placement = placement or Placement(torch.device("cpu"), "single")
+        self.rank, self.world = placement.rank, placement.world_size
+        self.g_net = parallel(model.generator, placement)
+        self.d_net = parallel(model.discriminator, placement)
+        g_flags, d_flags = rank_flags(self.g_net), rank_flags(self.d_net)
+        self.g_signals = RankSignals(g_flags) if g_flags is not None else None
+        self.d_signals = RankSignals(d_flags) if d_flags is not None else None
         self.calls = 0  # steps taken; the generator steps when calls % d_steps == d_steps - 1
         self.g_loss = float("nan")  # the last generator loss, reported between its steps
         self.inspect: Callable[[], None] | None = None  # after the backward passes
+        self.stop_requested = False  # set by the trainer's signal handler
+        self.stop_agreed = False  # under DDP: some rank asked to stop, all stop after this step
 
     def _latent(self, n: int, device: torch.device) -> torch.Tensor:
-        return torch.randn(n, self.model.latent_dim, device=device)
+        z = torch.randn(n * self.world, self.model.latent_dim, device=device)
+        return z[self.rank * n : (self.rank + 1) * n] if self.world > 1 else z
 
-    def _update(self, loss: torch.Tensor, opt: torch.optim.Optimizer, params: list) -> float:
-        value = loss.item()  # one sync per update: NaN check, progress bar, epoch mean
-        if not math.isfinite(value):
-            raise NonFiniteLoss(value)
+    def _update(
+        self, loss: torch.Tensor, opt: torch.optim.Optimizer, params: list,
+        signals: RankSignals | None, stop: bool = False,
+    ) -> float:  # fmt: skip
+        """zero_grad, backward and clipping; the NaN check before any optimizer step."""
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if signals is not None:  # DDP: backward first, every rank joins the all-reduce
+            value, stops = signals.backward(loss, torch.Tensor.backward, stop)
+            self.stop_agreed = self.stop_agreed or stops
+        else:
+            value = loss.item()  # one sync per update: NaN check, progress bar, epoch mean
+            if not math.isfinite(value):
+                raise NonFiniteLoss(value)
+            loss.backward()
         if self.grad_clip is not None:
             nn.utils.clip_grad_norm_(params, self.grad_clip)
         return value
 
     def _d_phase(self, x: torch.Tensor) -> dict[str, float]:
-        g, d = self.model.generator, self.model.judge
+        pack = self.model.packed
         with torch.no_grad():
-            fake = g(self._latent(len(x), x.device))  # no graph into G: D's phase only
-        real_out, fake_out = d(x), d(fake)
+            fake = self.g_net(self._latent(len(x), x.device))  # no graph into G: D's phase
+        real_out, fake_out = self.d_net(pack(x)), self.d_net(pack(fake))
         loss = d_loss_fn(self.loss, real_out, fake_out)
-        value = self._update(loss, self.d_opt, self.d_params)
+        stop = self.stop_requested
+        value = self._update(loss, self.d_opt, self.d_params, self.d_signals, stop)
         self.d_opt.step()
         return {
             "d_loss": value,
@@ -87,11 +115,12 @@ class GanStep:
         d = self.model.discriminator
         # D's parameters are frozen for this backward: its gradients stay those of its own
         # phase (what grad norms report), and no work is spent on gradients never used.
+        # D is called bare (not through its DDP wrapper): no gradient of its to all-reduce.
         d.requires_grad_(False)
         try:
-            fake = self.model.generator(self._latent(n, device))
+            fake = self.g_net(self._latent(n, device))
             loss = g_loss_fn(self.loss, self.model.judge(fake))
-            self.g_loss = self._update(loss, self.g_opt, self.g_params)
+            self.g_loss = self._update(loss, self.g_opt, self.g_params, self.g_signals)
         finally:
             d.requires_grad_(True)
         if self.inspect is not None:
@@ -101,6 +130,7 @@ class GanStep:
             ema_update(self.model.ema, self.model.generator, self.ema)
 
     def __call__(self, x: torch.Tensor, y: Any = None) -> dict[str, float]:
+        self.stop_agreed = False
         out = self._d_phase(x)
         if self.calls % self.d_steps == self.d_steps - 1:
             self._g_phase(len(x), x.device)

@@ -36,13 +36,11 @@ def local_processes(cfg: Config) -> tuple[int, str]:
     import torch
 
     from mlcore.training.device import check_precision
+    from mlcore.training.gan_parts import check_gan
+
+    check_gan(cfg)
 
     devices, device = cfg.trainer.devices, cfg.trainer.device
-    if cfg.model.name == "gan":
-        raise MlcoreError(
-            "trainer.strategy: a gan trains on one device; ddp is not supported for it yet "
-            "(use single)"
-        )
     gpus = torch.cuda.device_count() if device.startswith("cuda") or device == "auto" else 0
     if device.startswith("cuda") and gpus == 0:
         raise MlcoreError(

@@ -28,6 +28,35 @@ class NonFiniteLoss(ArithmeticError):
     """The loss became NaN or infinite; the trainer turns this into a failed run."""
 
 
+class RankSignals:
+    """Under DDP, what every rank must decide alike after a backward pass: whether any
+    rank's loss was NaN/inf, and whether any was asked to stop. Carried as the gradient of
+    the flags parameter of a DDP-wrapped network (device.RankFlags), so DDP's own gradient
+    all-reduce delivers every rank's flags: no collective, and one host sync, of its own."""
+
+    def __init__(self, flags: nn.Parameter):
+        self.flags = flags
+        # made once: no host-to-device copy on the hot path
+        self._bit = {v: flags.new_full((1,), float(v)) for v in (False, True)}
+
+    def backward(
+        self, loss: torch.Tensor, backward: Callable[[torch.Tensor], None], stop: bool = False
+    ) -> tuple[float, bool]:
+        """Run `backward` on the loss with this rank's flags in it (every rank must join the
+        all-reduce, even with a NaN loss), then read the loss and every rank's flags. A
+        non-finite loss anywhere raises NonFiniteLoss on every rank, before any optimizer
+        step: weights and checkpoints stay finite. Returns (loss, some rank asked to stop)."""
+        flags = self.flags
+        non_finite_here = (~torch.isfinite(loss.detach())).to(flags.dtype).view(1)
+        mine = torch.cat([non_finite_here, self._bit[stop]])
+        flags.grad = None  # not in any optimizer, so zero_grad leaves it: must not accumulate
+        backward(loss + (flags * mine).sum())
+        value, non_finite, stops = torch.cat([loss.detach().float().view(1), flags.grad]).tolist()
+        if non_finite > 0:
+            raise NonFiniteLoss(value if not math.isfinite(value) else "nan on another rank")
+        return value, stops > 0
+
+
 class SupervisedStep:
     """train_step(x, y) -> {"loss"} (+ "data_loss", "penalty" with L1/L2) as floats.
 
@@ -50,9 +79,8 @@ class SupervisedStep:
         self.weights = penalized_weights(bare) if (reg.l1 or reg.l2) else []
         self.params = [p for p in bare.parameters() if p.requires_grad]
         # Under DDP: flags that ride on the gradient all-reduce (device.RankFlags).
-        self.flags = rank_flags(model) if distributed else None
-        if self.flags is not None:  # made once: no host-to-device copy on the hot path
-            self._stop_bit = {v: self.flags.new_full((1,), float(v)) for v in (False, True)}
+        flags = rank_flags(model) if distributed else None
+        self.signals = RankSignals(flags) if flags is not None else None
         self.stop_requested = False  # set by the trainer's signal handler
         self.stop_agreed = False  # some rank asked to stop: every rank stops after this step
         # amp: fp16 autocast with a loss scaler (fp16 gradients underflow without it);
@@ -97,8 +125,10 @@ class SupervisedStep:
         if self.weights:
             penalty = self.penalty()
             loss = data_loss + penalty
-        if self.flags is not None:
-            value = self._backward_with_flags(loss)
+        if self.signals is not None:
+            value, self.stop_agreed = self.signals.backward(
+                loss, self._backward, self.stop_requested
+            )
         else:
             # One host sync per step, whose value serves the NaN check, the progress bar and
             # the epoch mean. Checked before the step: the weights (and checkpoints) stay finite.
@@ -125,18 +155,3 @@ class SupervisedStep:
             self.scaler.unscale_(self.optimizer)  # clip and inspect true gradients
         else:
             loss.backward()
-
-    def _backward_with_flags(self, loss: torch.Tensor) -> float:
-        """DDP: backward first (every rank must join the gradient all-reduce), carrying this
-        rank's flags in it; then one host sync reads the loss and every rank's flags. A
-        non-finite loss anywhere stops every rank here, before the optimizer step."""
-        flags = self.flags
-        non_finite_here = (~torch.isfinite(loss.detach())).to(flags.dtype).view(1)
-        mine = torch.cat([non_finite_here, self._stop_bit[self.stop_requested]])
-        flags.grad = None  # not in the optimizer, so zero_grad leaves it: must not accumulate
-        self._backward(loss + (flags * mine).sum())
-        value, non_finite, stop = torch.cat([loss.detach().float().view(1), flags.grad]).tolist()
-        if non_finite > 0:
-            raise NonFiniteLoss(value if not math.isfinite(value) else "nan on another rank")
-        self.stop_agreed = stop > 0
-        return value
