@@ -547,10 +547,10 @@ def _memory_request(cfg: Any, batch_size, devices, strategy, precision, context_
     if chosen == "dp" and batch < count:
         raise MlcoreError(f"--batch-size {batch}: dp splits a batch over {count} devices")
     chosen_precision = precision.value if precision else t.precision
-    if cfg.model.name == "gan" and (chosen == "dp" or chosen_precision != "fp32"):
+    if cfg.model.name == "gan" and chosen == "dp":
         raise MlcoreError(
-            f"a gan trains in fp32 on one device or under ddp (--strategy single or ddp, "
-            f"--precision fp32); {chosen} in {chosen_precision} is not supported for it yet"
+            "--strategy dp: a gan trains on one device or under ddp (--strategy single or "
+            "ddp); dp is not supported for it"
         )
     return Request(
         batch_size=batch,

@@ -159,9 +159,12 @@ def test_gan_run_directory_eval_and_sample(tmp_path, write_config, cli):
     assert (tmp_path / "u.png").read_bytes()[:4] == b"\x89PNG"  # the suffix asked for
 
 
-@pytest.mark.parametrize("at", [7, 13])  # mid-epoch 1, mid-epoch 2 (9 batches an epoch)
-def test_interrupted_and_resumed_gan_is_bit_identical(tmp_path, write_config, at):
-    cfg = write_config({**RING, "model": {**RING["model"], "d_steps": 2}})
+@pytest.mark.parametrize(
+    ("at", "precision"), [(7, "fp32"), (13, "fp32"), (13, "bf16")]
+)  # mid-epoch 1, mid-epoch 2 (9 batches an epoch); bf16: autocast, on CPU too
+def test_interrupted_and_resumed_gan_is_bit_identical(tmp_path, write_config, at, precision):
+    trainer = {**RING["trainer"], "precision": precision}
+    cfg = write_config({**RING, "model": {**RING["model"], "d_steps": 2}, "trainer": trainer})
     full, full_summary = api.train(cfg, run_dir=tmp_path / "full")
     with pytest.raises(Interrupted):
         api.train(cfg, run_dir=tmp_path / "cut", reporter=InterruptAt(at))
@@ -212,8 +215,6 @@ BAD = [
     ("classifier-on-ring", "data: {name: gaussian_ring}\nmodel: {name: mlp}\n", "data.name"),
     ("gan-monitor-val-loss", "data: {name: gaussian_ring}\n" + GAN
      + "trainer: {checkpoint: {monitor: val/loss}}\n", "trainer.checkpoint.monitor"),
-    ("gan-amp", "data: {name: gaussian_ring}\n" + GAN + "trainer: {precision: bf16}\n",
-     "trainer.precision"),
     ("gan-scheduler", "data: {name: gaussian_ring}\n" + GAN + "scheduler: {name: cosine}\n",
      "scheduler.name"),
 ]  # fmt: skip
@@ -251,3 +252,17 @@ def test_a_gan_refuses_dataparallel_before_any_device_is_touched():
     cfg = validate({**RING, "trainer": {**RING["trainer"], "strategy": "dp", "devices": 2}})
     with pytest.raises(MlcoreError, match="dp is not supported for it \\(use ddp\\)"):
         check_gan(cfg)
+
+
+def test_a_bf16_gan_runs_its_networks_under_autocast(write_config, tmp_path):
+    """bf16 changes what the networks compute (so the losses differ from fp32's), while
+    the losses and the weights stay fp32 and finite."""
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        trainer = {**RING["trainer"], "epochs": 1, "precision": precision}
+        cfg = write_config({**RING, "trainer": trainer})
+        run, _ = api.train(cfg, run_dir=tmp_path / precision)
+        losses[precision] = rows(run.metrics)[0]["train/d_loss"]
+        state = torch.load(run.last, weights_only=True)["model"]
+        assert all(t.dtype == torch.float32 and torch.isfinite(t).all() for t in state.values())
+    assert losses["fp32"] != losses["bf16"]

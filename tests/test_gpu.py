@@ -28,6 +28,21 @@ def test_train_on_cuda(cli, tmp_path, precision):
     assert torch.load(run / "checkpoints/best.pt", weights_only=True)["model"]
 
 
+@pytest.mark.parametrize("precision", ["amp", "bf16"])
+def test_gan_trains_on_cuda(cli, tmp_path, precision):
+    """The GAN's amp path: a GradScaler per network, the losses in fp32."""
+    run = tmp_path / "run"
+    result = cli(
+        "train", REPO / "configs/gan_digits.yaml", "--set", "trainer.epochs=2",
+        "--set", "trainer.device=cuda", "--set", f"trainer.precision={precision}",
+        "--run-dir", run, "--quiet",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    state = torch.load(run / "checkpoints/last.pt", weights_only=True)
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+    assert ("scalers" in state["step_state"]) == (precision == "amp")
+
+
 @pytest.mark.parametrize("precision", ["fp32", "amp"])
 def test_estimate_matches_a_real_cuda_step(precision):
     """Allocated within 3% of a real step's peak (an MLP: no cuDNN workspace involved).

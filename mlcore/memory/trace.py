@@ -207,7 +207,7 @@ def _step(cfg: Config, spec: DataSpec, model: nn.Module, device: torch.device, p
     if cfg.model.name == "gan":
         from mlcore.training.gan_parts import build_gan_step
 
-        return build_gan_step(cfg, model)[0]
+        return build_gan_step(cfg, model, precision=step_precision(precision))[0]
     task = make_task(spec.task, spec.num_classes, spec.target_dim, cfg.eval)
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
     return SupervisedStep(

@@ -29,11 +29,6 @@ def check_gan(cfg: Config) -> None:
             "trainer.strategy: a gan trains on one device or under ddp (one process per "
             "device); dp is not supported for it (use ddp)"
         )
-    if cfg.trainer.precision != "fp32":
-        raise MlcoreError(
-            f"trainer.precision: a gan trains in fp32; {cfg.trainer.precision} is not "
-            "supported for it yet"
-        )
     if cfg.scheduler.name != "none":
         raise MlcoreError(
             f"scheduler.name: a gan trains at constant learning rates; {cfg.scheduler.name} "
@@ -90,13 +85,15 @@ def fit_output_range(model: nn.Module, data: DataBundle) -> None:
 
 
 def build_gan_step(
-    cfg: Config, model: nn.Module, placement: Placement | None = None
+    cfg: Config, model: nn.Module, placement: Placement | None = None, precision: str = ""
 ) -> tuple[GanStep, torch.optim.Optimizer]:
     """The step and the optimizer the scheduler and `lr` follow (the generator's); the
-    step wraps G and D for the placement's devices (none given: one device)."""
+    step wraps G and D for the placement's devices (none given: one CPU) and trains in
+    `precision` (default: trainer.precision)."""
     d_cfg = cfg.discriminator_optimizer or OptimizerConfig()
     g_opt = build_optimizer(cfg.optimizer, model.generator.parameters())
     d_opt = build_optimizer(d_cfg, model.discriminator.parameters())
     m, clip = cfg.model, cfg.regularization.grad_clip
-    step = GanStep(model, g_opt, d_opt, m.loss, m.d_steps, m.ema, clip, placement)
+    precision = precision or cfg.trainer.precision
+    step = GanStep(model, g_opt, d_opt, m.loss, m.d_steps, m.ema, clip, placement, precision)
     return step, g_opt
