@@ -9,6 +9,7 @@ correction (Kingma & Ba, 2015); AdamW decouples weight decay from the gradient
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 import torch
 from torch.optim import lr_scheduler
@@ -92,6 +93,50 @@ class Schedule:
     def load_state_dict(self, state: dict) -> None:
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state)
+
+
+class Schedules:
+    """The schedules of several optimizers, stepped together (a GAN's generator and
+    discriminator: one schedule moves both learning rates, each from its own)."""
+
+    def __init__(self, schedules: list[Schedule]):
+        self.schedules = schedules
+
+    def after_batch(self) -> None:
+        for schedule in self.schedules:
+            schedule.after_batch()
+
+    def after_epoch(self, monitored: float) -> None:
+        for schedule in self.schedules:
+            schedule.after_epoch(monitored)
+
+    def state_dict(self) -> dict:
+        return {"each": [schedule.state_dict() for schedule in self.schedules]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for schedule, each in zip(self.schedules, state["each"], strict=True):
+            schedule.load_state_dict(each)
+
+
+def build_schedules(
+    cfg: SchedulerConfig,
+    optimizers: list[torch.optim.Optimizer],
+    epochs: int,
+    steps_per_epoch: int,
+    mode: str,
+    base_lr: float,
+) -> Schedule | Schedules:
+    """One optimizer's schedule, or several optimizers' (the first's `lr` is `base_lr`;
+    onecycle's default peak is 10x each one's own lr, and a `max_lr` given scales with
+    each one's lr as the first's does)."""
+    if len(optimizers) == 1:
+        return build_scheduler(cfg, optimizers[0], epochs, steps_per_epoch, mode, base_lr)
+    each = []
+    for opt in optimizers:
+        lr = opt.param_groups[0]["lr"]
+        scaled = replace(cfg, max_lr=cfg.max_lr * lr / base_lr) if cfg.max_lr else cfg
+        each.append(build_scheduler(scaled, opt, epochs, steps_per_epoch, mode, lr))
+    return Schedules(each)
 
 
 def build_scheduler(

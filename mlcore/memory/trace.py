@@ -101,7 +101,7 @@ def trace_step(
     model = _build_model(cfg, spec, dtype, mode, items, where)
     with mode, items, where:
         step = _step(cfg, spec, model, where, precision)
-        for optimizer in optimizers_of(step):  # as on CUDA: see the module docstring
+        for optimizer in step.optimizers:  # as on CUDA: see the module docstring
             for group in optimizer.param_groups:
                 group["foreach"] = True
         data = _data_tensors(spec, batch_size, dtype) if resident else {}
@@ -115,7 +115,7 @@ def trace_step(
             # the trainer's loop: the previous batch lives until the next one is gathered
             batch = _batch(spec, data, batch_size, dtype, tracker.tag)
             _one_iteration(step, model, batch, with_optimizer)
-    trace = _finish(tracker, model, optimizers_of(step))
+    trace = _finish(tracker, model, step.optimizers)
     trace.starts = starts
     if fake:  # FakeTensorMode caches dispatch results on its class: release them now
         getattr(type(mode), "cache_clear", lambda: None)()
@@ -213,10 +213,6 @@ def _step(cfg: Config, spec: DataSpec, model: nn.Module, device: torch.device, p
     return SupervisedStep(
         model, task.loss, optimizer, cfg.regularization, device, step_precision(precision)
     )
-
-
-def optimizers_of(step) -> list[torch.optim.Optimizer]:
-    return [step.g_opt, step.d_opt] if hasattr(step, "d_opt") else [step.optimizer]
 
 
 def _finish(

@@ -19,7 +19,7 @@ from mlcore.data import DataBundle, build_data, make_loader
 from mlcore.errors import MlcoreError
 from mlcore.evaluation.tasks import GenerationTask, Task, make_task, monitor_names
 from mlcore.models import build_model, smallest_batch
-from mlcore.optim import Schedule, build_optimizer, build_scheduler
+from mlcore.optim import Schedule, Schedules, build_optimizer, build_schedules
 from mlcore.training.device import Placement, place, unwrap, wrap_model
 from mlcore.training.gan_parts import (
     build_gan_step,
@@ -38,7 +38,7 @@ class Parts:
     task: Task | GenerationTask
     model: nn.Module  # on its device, wrapped for dp/ddp
     optimizer: torch.optim.Optimizer  # the model's (a GAN: the generator's)
-    schedule: Schedule
+    schedule: Schedule | Schedules
     loaders: dict[str, Any]  # train / val / test BatchLoaders
     placement: Placement
     step: Any  # SupervisedStep or GanStep: step(x, y) -> {column: float}
@@ -189,9 +189,9 @@ def build_parts(cfg: Config, stats: dict | None = None, cache: Path | None = Non
     loaders = {
         name: _loader(cfg, data, name, placement, least) for name in ("train", "val", "test")
     }
-    schedule = build_scheduler(
+    schedule = build_schedules(
         cfg.scheduler,
-        optimizer,
+        step.optimizers,  # a GAN's two: the schedule moves both learning rates
         cfg.trainer.epochs,
         len(loaders["train"]),
         cfg.trainer.checkpoint.mode,

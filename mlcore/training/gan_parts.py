@@ -20,19 +20,14 @@ from mlcore.training.gan_step import GanStep
 
 
 def check_gan(cfg: Config) -> None:
-    """What a GAN run cannot do yet: one line naming the key. Needs the config alone, so
-    that a DDP launch refuses it once, before any rank starts."""
+    """What a GAN run cannot do: one line naming the key. Needs the config alone, so that
+    a DDP launch refuses it once, before any rank starts."""
     if cfg.model.name != "gan":
         return
     if cfg.trainer.strategy == "dp":
         raise MlcoreError(
             "trainer.strategy: a gan trains on one device or under ddp (one process per "
             "device); dp is not supported for it (use ddp)"
-        )
-    if cfg.scheduler.name != "none":
-        raise MlcoreError(
-            f"scheduler.name: a gan trains at constant learning rates; {cfg.scheduler.name} "
-            "is not supported for it yet (use none)"
         )
 
 

@@ -84,6 +84,11 @@ class GanStep:
         self.stop_requested = False  # set by the trainer's signal handler
         self.stop_agreed = False  # under DDP: some rank asked to stop, all stop after this step
 
+    @property
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """What the schedule drives: the generator's (its lr is logged), the discriminator's."""
+        return [self.g_opt, self.d_opt]
+
     def _latent(self, n: int, device: torch.device) -> torch.Tensor:
         z = torch.randn(n * self.world, self.model.latent_dim, device=device)
         return z[self.rank * n : (self.rank + 1) * n] if self.world > 1 else z

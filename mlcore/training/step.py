@@ -91,6 +91,11 @@ class SupervisedStep:
         self.inspect: Callable[[], None] | None = None  # called after backward, before step
 
     @property
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """What the schedule drives."""
+        return [self.optimizer]
+
+    @property
     def columns(self) -> tuple[str, ...]:
         """The values it returns, logged as train/<name>; the first one goes on the bar."""
         return ("loss", "data_loss", "penalty") if self.weights else ("loss",)
