@@ -6,7 +6,11 @@ per-process batches, side by side in one run.
 (b) plain: zero_grad, forward, loss, backward (DDP's all-reduce), step, loss.item() for
     the log, on its own DDP-wrapped copy of the same model.
 Both walk the same batches (mlcore's loader, this rank's shard). The two alternate for
-several rounds, after a barrier each; rank 0 prints the median step times and their ratio.
+several rounds, after a barrier each; rank 0 prints the median step times and the median
+of the per-round ratios (each round's two passes ran back to back, so a slow spell of
+the machine touches both sides of a ratio). On CPU each rank is pinned to its own core
+(where there are enough): two unpinned ranks on two cores migrate and swung the ratio
+by +-20% from run to run.
 
     OMP_NUM_THREADS=1 python benchmarks/ddp_overhead.py [--quick]
 """
@@ -50,8 +54,18 @@ def plain_pass(batches: list, model, opt, loss_fn) -> float:
     return (time.perf_counter() - t0) / len(batches)
 
 
-def _rank(rounds: int, device: str = "cpu") -> dict[str, tuple[float, float]]:
-    """One DDP rank (started by the launcher): {case: (mlcore s/step, plain s/step)}."""
+def _pin_to_a_core() -> None:
+    import os
+
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    local, count = int(os.environ.get("LOCAL_RANK", "0")), int(os.environ["LOCAL_WORLD_SIZE"])
+    if len(cores) >= count:
+        os.sched_setaffinity(0, {cores[local]})
+
+
+def _rank(rounds: int, device: str = "cpu") -> dict[str, tuple[float, float, list[float]]]:
+    """One DDP rank (started by the launcher): {case: (mlcore s/step, plain s/step,
+    per-round ratios)}."""
     import torch
     import torch.distributed as dist
     from torch import nn
@@ -60,6 +74,8 @@ def _rank(rounds: int, device: str = "cpu") -> dict[str, tuple[float, float]]:
     from mlcore.training.build import build_parts
     from mlcore.training.device import unwrap
 
+    if device == "cpu":
+        _pin_to_a_core()
     results = {}
     for name, case in CASES.items():
         tree = {**case, "trainer": {"epochs": 1, "device": device, "strategy": "ddp"}}
@@ -85,13 +101,14 @@ def _rank(rounds: int, device: str = "cpu") -> dict[str, tuple[float, float]]:
                     torch.cuda.synchronize()  # both sides read the loss each step anyway
                 if r:
                     out.append(seconds)
-        results[name] = (statistics.median(ours), statistics.median(theirs))
+        ratios = [a / b for a, b in zip(ours, theirs)]
+        results[name] = (statistics.median(ours), statistics.median(theirs), ratios)
     return results
 
 
-def run(processes: int = 2, device: str = "cpu", rounds: int = 7) -> dict:
+def run(processes: int = 2, device: str = "cpu", rounds: int = 15) -> dict:
     """Start `processes` ranks with PyTorch's elastic launcher (as `mlcore train` does for
-    strategy ddp) and return rank 0's {case: (mlcore s/step, plain s/step)}."""
+    strategy ddp) and return rank 0's {case: (mlcore s/step, plain s/step, ratios)}."""
     import os
     import uuid
 
@@ -107,18 +124,23 @@ def run(processes: int = 2, device: str = "cpu", rounds: int = 7) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 rounds instead of 7")
+    parser.add_argument("--quick", action="store_true", help="2 rounds instead of --rounds")
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     import os
 
     import torch
 
-    results = run(2, "cpu", 2 if args.quick else 7)
+    results = run(2, "cpu", 2 if args.quick else args.rounds)
     print(f"DDP, 2 gloo CPU processes, torch {torch.__version__}, "
           f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, per-process batch 64")  # fmt: skip
-    print(f"{'case':<18} {'mlcore ms/step':>15} {'plain ms/step':>14} {'ratio':>7}")
-    for name, (ours, theirs) in results.items():
-        print(f"{name:<18} {ours * 1e3:>15.3f} {theirs * 1e3:>14.3f} {ours / theirs:>7.3f}")
+    print(f"{'case':<18} {'mlcore ms/step':>15} {'plain ms/step':>14} {'ratio':>7}  rounds")
+    for name, (ours, theirs, ratios) in results.items():
+        spread = f"{min(ratios):.3f}-{max(ratios):.3f}"
+        print(
+            f"{name:<18} {ours * 1e3:>15.3f} {theirs * 1e3:>14.3f} "
+            f"{statistics.median(ratios):>7.3f}  {spread}"
+        )
 
 
 if __name__ == "__main__":

@@ -135,7 +135,7 @@ def main() -> None:
             row(case_name, f"dp x{gpus} fp32", ours, theirs)
         from ddp_overhead import run as run_ddp  # benchmarks/ is this script's folder
 
-        for case_name, (ours, theirs) in run_ddp(gpus, "cuda", rounds).items():
+        for case_name, (ours, theirs, _ratios) in run_ddp(gpus, "cuda", rounds).items():
             row(case_name, f"ddp x{gpus} (nccl)", ours, theirs)
     else:
         print("dp and ddp rows: need 2 or more GPUs")
