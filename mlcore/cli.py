@@ -163,7 +163,7 @@ def _launch_ddp(
 ) -> int:
     """strategy ddp outside torchrun: start the ranks here (training/launch.py)."""
     from mlcore.training.launch import Job, launch, local_processes
-    from mlcore.training.rundir import free_run_path
+    from mlcore.training.rundir import COMMAND_ENV, command_line, free_run_path
 
     try:
         processes, backend = local_processes(cfg)
@@ -183,7 +183,11 @@ def _launch_ddp(
         f"ddp: starting {processes} process{'es' if processes > 1 else ''} on this machine "
         f"({backend}); run directory {target}"
     )
-    return launch(job, rank_args)
+    os.environ[COMMAND_ENV] = command_line()  # the ranks inherit it: summary.json's command
+    try:
+        return launch(job, rank_args)
+    finally:
+        del os.environ[COMMAND_ENV]
 
 
 def _leave_process_group(together: bool) -> None:

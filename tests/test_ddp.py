@@ -154,6 +154,8 @@ def test_mlcore_starts_the_ddp_processes_itself(tmp_path):
     result = _mlcore("train", _config(tmp_path), "--runs-root", runs, "--quiet")
     _check_completed_run(result, runs)
     assert "ddp: starting 2 processes on this machine (gloo)" in result.stderr
+    summary = json.loads((_one_run(runs) / "summary.json").read_text())
+    assert summary["command"] == f"mlcore train {_config(tmp_path)} --runs-root {runs} --quiet"
 
 
 @pytest.mark.parametrize("kind", ["mlp", "gan"])

@@ -183,7 +183,14 @@ def created_run_dirs() -> list[Path]:
     return list(_CREATED)
 
 
+# A DDP rank that mlcore's launcher started records the user's command, not its own
+# (`mlcore train CONFIG --run-dir DIR`, with the run directory the launcher chose).
+COMMAND_ENV = "MLCORE_COMMAND"
+
+
 def command_line() -> str:
+    if os.environ.get(COMMAND_ENV):
+        return os.environ[COMMAND_ENV]
     program = Path(sys.argv[0]).name
     if program == "__main__.py":  # `python -m mlcore` (a self-launched DDP rank, torchrun)
         program = "mlcore"
