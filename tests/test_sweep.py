@@ -105,12 +105,14 @@ def test_dry_run_prints_one_command_per_trial_and_writes_sweep_json(cli, write_c
         ("optimizer.name=sgd,adm", "did you mean 'adam'"),
         ("run.seed=1,2", "--seeds"),
         ("optimizer.lr", "expected KEY=V1,V2"),
+        (["optimizer.lr=0.1", "optimizer.lr=0.01"], "given twice"),
     ],
 )
 def test_a_bad_grid_fails_in_one_line_before_anything_runs(cli, write_config, tmp_path, flag,
                                                            message):  # fmt: skip
     out = tmp_path / "sw"
-    result = cli("sweep", write_config(BASE), "--grid", flag, "--sweep-dir", out)
+    flags = [arg for f in ([flag] if isinstance(flag, str) else flag) for arg in ("--grid", f)]
+    result = cli("sweep", write_config(BASE), *flags, "--sweep-dir", out)
     assert result.code == 2
     assert message in result.err and len(result.err.strip().splitlines()) == 1
     assert "Traceback" not in result.err and not out.exists()

@@ -132,8 +132,15 @@ def _grid(path: Path, section: dict[str, Any], flags: list[str]) -> dict[str, li
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise MlcoreError(f"{path}: sweep.grid.{key}: must be a non-empty list of values")
+    flagged: set[str] = set()
     for text in flags:  # a flag replaces the file's list for its key
         key, values = parse_grid_flag(text)
+        if key in flagged:  # the second would silently win: likely a typo for another key
+            raise MlcoreError(
+                f"--grid {key}: given twice; give every value in one flag, e.g. "
+                f"--grid {key}=V1,V2,V3"
+            )
+        flagged.add(key)
         grid[key] = values
     for key, values in grid.items():
         if key == "run.seed":
