@@ -6,6 +6,7 @@ Nothing is written before the config and the parts it builds are known to be val
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,12 @@ from mlcore.training.layer_labels import layer_labels
 from mlcore.training.precheck import check_eval_request, check_placement, check_train_request
 from mlcore.training.resume import check_resume_changes, check_same_data, epochs_done_message
 from mlcore.training.rundir import RunDir, command_line, create_run_dir
-from mlcore.training.threads import describe_threads, run_environment, thread_change_warning
+from mlcore.training.threads import (
+    describe_threads,
+    oversubscription_warning,
+    run_environment,
+    thread_change_warning,
+)
 from mlcore.training.trainer import Interrupted, Reporter, Trainer
 
 
@@ -110,8 +116,12 @@ def _start(parts: Parts, run: RunDir, reporter: Any, before: dict[str, Any], res
         ),
     )
     _announce(parts, run, reporter)
-    warning = thread_change_warning(before.get("environment"), env) if resumed else None
-    if warning:
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))  # DDP ranks on this machine
+    warnings = [
+        thread_change_warning(before.get("environment"), env) if resumed else None,
+        oversubscription_warning(parts.placement.device, local),
+    ]
+    for warning in filter(None, warnings):
         reporter.warn(warning)
         run.log_line(f"warning: {warning}")
 

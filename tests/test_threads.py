@@ -62,15 +62,35 @@ def test_a_resume_at_another_thread_count_warns_once(tmp_path, write_config):
         api.train(path, run_dir=tmp_path / "run", reporter=InterruptAt(3))
     same = Warnings()
     api.train(None, ["trainer.epochs=3"], resume=tmp_path / "run", reporter=same)
-    assert not [w for w in same.lines if "thread" in w]
+    assert not [w for w in same.lines if "this session uses" in w]
     other = Warnings()
     api.train(
         None, ["trainer.epochs=4", "trainer.threads=2"], resume=tmp_path / "run", reporter=other
     )
-    lines = [w for w in other.lines if "thread" in w]
+    lines = [w for w in other.lines if "this session uses" in w]
     assert len(lines) == 1 and "with 1 thread(s), this session uses 2" in lines[0]
     assert "not be bit-identical" in lines[0]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["environment"]["threads"] == 1  # the first session's, kept
     assert [e["threads"] for e in summary["resumed_environment"]] == [1, 2]
     assert lines[0] in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_more_threads_than_cores_warns_once(tmp_path, write_config, monkeypatch):
+    import mlcore.training.threads as threads
+
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    cfg = {**MOONS, "trainer": {**MOONS["trainer"], "threads": 4, "epochs": 1}}
+    said = Warnings()
+    run, _ = api.train(write_config(cfg), run_dir=tmp_path / "run", reporter=said)
+    lines = [w for w in said.lines if "core(s)" in w]
+    assert lines == [
+        "4 threads on 2 core(s): they compete for the cores and each runs slower; use at "
+        "most 2 thread(s) per process (trainer.threads)"
+    ]
+    assert f"warning: {lines[0]}" in run.log.read_text()
+    cpu = torch.device("cpu")
+    torch.set_num_threads(1)
+    assert threads.oversubscription_warning(cpu, 2) is None  # 2 DDP ranks x 1 on 2 cores
+    assert "start at most 2 processes" in threads.oversubscription_warning(cpu, 3)
+    assert threads.oversubscription_warning(torch.device("cuda"), 8) is None

@@ -70,3 +70,27 @@ def thread_change_warning(before: dict[str, Any] | None, now: dict[str, Any]) ->
         f"{now['threads']}: the result will not be bit-identical to an uninterrupted run "
         f"(--set trainer.threads={before['threads']} matches it)"
     )
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the host's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def oversubscription_warning(device: torch.device, processes: int) -> str | None:
+    """One line when the CPU threads of this machine's training processes outnumber its
+    cores: they take turns on the cores and each runs slower (on a 2-core machine, 2
+    threads per process under other load were 5-10x slower than 1)."""
+    if device.type != "cpu":
+        return None
+    threads, cores = torch.get_num_threads(), usable_cores()
+    if threads * processes <= cores:
+        return None
+    who = f"{processes} processes x {threads} threads" if processes > 1 else f"{threads} threads"
+    if processes > cores:
+        fix = f"start at most {cores} processes (trainer.devices) of 1 thread"
+    else:
+        fix = f"use at most {cores // processes} thread(s) per process (trainer.threads)"
+    return f"{who} on {cores} core(s): they compete for the cores and each runs slower; {fix}"
