@@ -172,3 +172,22 @@ def test_compare_imports_no_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                          env={"PYTHONPATH": str(REPO)}, check=True)  # fmt: skip
     assert out.stdout.strip() == "False"
+
+
+def test_compare_figure_panels_follow_what_the_runs_logged():
+    from mlcore.plots.compare import _mean_band, _panels
+
+    mlp = [{"epoch": "1", "train/loss": "0.5", "val/accuracy": "0.8", "grad/linear 1": "2"}]
+    cnn = [{"epoch": "1", "train/loss": "0.7", "val/accuracy": "0.6", "grad/conv 1": "4"}]
+    gan = [{"epoch": "1", "train/d_loss": "1.3", "train/g_loss": "0.7", "val/score": "0.9"}]
+    panels = _panels({"mlp": [mlp], "cnn": [cnn]}, "val/accuracy")
+    assert panels == [("val/accuracy", "val/accuracy"), ("train/", "train/loss"),
+                      ("grad/", "gradient norm, first layer")]  # fmt: skip
+    # each run's own first layer, though the layers' names differ
+    assert _mean_band([mlp, cnn], "grad/") == ([1], [3.0], [2**0.5])
+    assert _panels({"gan": [gan]}, "val/score") == [("val/score", "val/score"),
+                                                   ("train/", "train/d_loss")]  # fmt: skip
+    assert _panels({"mlp": [mlp]}, "train/loss")[:2] == [
+        ("train/loss", "train/loss"),
+        ("grad/", "gradient norm, first layer"),
+    ]  # the compared metric is the loss: one panel of it, not two
