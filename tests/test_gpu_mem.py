@@ -294,3 +294,11 @@ def test_published_sizes_without_files(tmp_path):
     spec, source = data_spec(cfg)
     assert spec.input_shape == (3, 32, 32) and spec.resident["test"] == 10_000
     assert "published" in source and not Path(tmp_path, "cifar-10-batches-py").exists()
+
+
+def test_a_model_with_convolutions_is_told_about_cudnn_workspaces():
+    for name, convolves in (("cnn.yaml", True), ("mlp_moons.yaml", False)):
+        cfg = load_config(REPO / "configs" / name)
+        report = estimate(cfg, small(data_spec(cfg)[0]), Request(32, "fp32", "single", 1, 0, True))
+        assert any(n.startswith("convolutions: cuDNN") for n in report["notes"]) == convolves
+        assert not report["approximate"]

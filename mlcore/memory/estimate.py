@@ -145,6 +145,15 @@ def _dp_gather(spec: DataSpec, req: Request) -> list[Event]:
     ]
 
 
+# Measured on an H200 (README, "How right it is"): cuDNN picks convolution algorithms by the
+# memory free at the time, and their workspaces are not tensors the trace can see.
+CUDNN_NOTE = (
+    "convolutions: cuDNN also takes workspace from the GPU's free memory when it can (on an "
+    "empty GPU, the digits CNN at batch 1024 in fp32 peaked at 3x this figure; under a cap "
+    "at this figure it ran): expect more on an empty GPU, about this on a full one"
+)
+
+
 def _note_first_iteration(notes: list[str], trace: Trace, peak: Peak) -> None:
     """Say so when the peak comes before the optimizer's state exists: the breakdown then
     shows none of it, though every later step holds it."""
@@ -187,6 +196,8 @@ def estimate(cfg: Config, spec: DataSpec, req: Request) -> dict[str, Any]:
         )
         rows.append(row)
     main = devices[0][1]
+    if "convolution" in main.ops:
+        _note(notes, CUDNN_NOTE)
     return {
         "batch_size": req.batch_size,
         "precision": req.precision,
