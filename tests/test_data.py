@@ -17,7 +17,7 @@ from PIL import Image
 
 from mlcore.config import DATASET_NAMES, DataConfig, SplitConfig
 from mlcore.config.schema import SchemaError
-from mlcore.data import DATASETS, TensorSplit, build_data, get_dataset
+from mlcore.data import DATASETS, TensorSplit, build_data, get_dataset, sklearn_files
 from mlcore.data.source import labels_of
 from mlcore.errors import MlcoreError
 
@@ -290,3 +290,30 @@ def test_image_folder_resizes_to_the_first_image(make_cfg):
     assert bundle.class_names == ["cat", "dog"] and sum(map(len, splits)) == 24
     shapes = {tuple(split[i][0].shape) for split in splits for i in range(len(split))}
     assert shapes == {(3, 8, 8)}
+
+
+@pytest.mark.parametrize("name", sorted(sklearn_files.FILES))
+def test_sklearn_files_read_as_sklearn_reads_them(name, monkeypatch):
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")()
+    here = sklearn_files.load(name)
+    monkeypatch.setattr(sklearn_files, "_data_dir", lambda: Path("/nonexistent"))
+    fallback = sklearn_files.load(name)  # a layout where the file is not: sklearn reads it
+    for table in (here, fallback):
+        assert table.data.dtype == bunch.data.dtype and table.target.dtype == bunch.target.dtype
+        assert np.array_equal(table.data, bunch.data)
+        assert np.array_equal(table.target, bunch.target)
+        assert table.target_names == [str(n) for n in bunch.target_names]
+
+
+def test_digits_load_without_importing_sklearn():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mlcore.config import DataConfig; from mlcore.data import build_data; "
+        "build_data(DataConfig(name='digit_seg'), seed=0); build_data(DataConfig(), seed=0); "
+        "assert 'sklearn' not in sys.modules, 'sklearn was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
