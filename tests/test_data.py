@@ -307,13 +307,46 @@ def test_sklearn_files_read_as_sklearn_reads_them(name, monkeypatch):
         assert table.target_names == [str(n) for n in bunch.target_names]
 
 
-def test_digits_load_without_importing_sklearn():
+def test_sklearn_diabetes_read_and_scaled_as_sklearn_does(monkeypatch):
+    from sklearn import datasets
+
+    bunch = datasets.load_diabetes()
+    here = sklearn_files.load_diabetes()
+    monkeypatch.setattr(sklearn_files, "_data_dir", lambda: Path("/nonexistent"))
+    for data, target in (here, sklearn_files.load_diabetes()):
+        assert data.dtype == bunch.data.dtype and target.dtype == bunch.target.dtype
+        assert np.array_equal(data, bunch.data) and np.array_equal(target, bunch.target)
+
+
+@pytest.mark.parametrize("n, noise, seed", [(1000, 0.2, 0), (7, 0.0, 3), (301, 0.05, 12345)])
+def test_moons_and_circles_drawn_as_sklearn_draws_them(n, noise, seed):
+    from sklearn import datasets
+
+    from mlcore.data import sklearn_samples
+
+    pairs = [
+        (
+            sklearn_samples.make_moons(n, noise, seed),
+            datasets.make_moons(n, noise=noise, random_state=seed),
+        ),
+        (
+            sklearn_samples.make_circles(n, noise, 0.5, seed),
+            datasets.make_circles(n, noise=noise, factor=0.5, random_state=seed),
+        ),
+    ]
+    for (x, y), (x_ref, y_ref) in pairs:
+        assert x.dtype == x_ref.dtype and y.dtype == y_ref.dtype
+        assert np.array_equal(x, x_ref) and np.array_equal(y, y_ref)
+
+
+def test_sklearn_sets_load_without_importing_sklearn():
     import subprocess
     import sys
 
+    names = ["digits", "digit_seg", "iris", "diabetes", "moons", "circles"]
     code = (
         "import sys; from mlcore.config import DataConfig; from mlcore.data import build_data; "
-        "build_data(DataConfig(name='digit_seg'), seed=0); build_data(DataConfig(), seed=0); "
+        f"[build_data(DataConfig(name=n), seed=0) for n in {names!r}]; "
         "assert 'sklearn' not in sys.modules, 'sklearn was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

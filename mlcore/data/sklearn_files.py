@@ -6,8 +6,7 @@ imports scipy), where reading the 1,797 digits takes 0.01 s; `mlcore gpu-mem` on
 config spent a fifth of its time there. The files are read as sklearn's own loaders read
 them (`load_csv_data`, `load_gzip_compressed_csv_data`; tests/test_data.py compares the
 arrays with sklearn's, value for value). Where a file is not where sklearn keeps it (a
-future layout), sklearn's loader reads it. diabetes is not here: its loader also rescales
-the features with sklearn's own `scale`.
+future layout), sklearn's loader reads it.
 """
 
 from __future__ import annotations
@@ -45,6 +44,35 @@ def load(name: str) -> Table:
     return _digits(path) if name == "digits" else _csv(path)
 
 
+def load_diabetes() -> tuple[np.ndarray, np.ndarray]:
+    """`load_diabetes()`'s (data float64 [442, 10], target float64 [442]): the raw features
+    centred and scaled to unit variance per column as `sklearn.preprocessing.scale` does
+    (with its two checks that the centred mean is zero), then divided by sqrt(442)."""
+    folder = _data_dir()
+    raw, target = folder / "diabetes_data_raw.csv.gz", folder / "diabetes_target.csv.gz"
+    if not (raw.is_file() and target.is_file()):
+        from sklearn import datasets
+
+        bunch = datasets.load_diabetes()
+        return bunch.data, bunch.target
+    data = _gz_table(raw)
+    mean, std = np.nanmean(data, axis=0), np.nanstd(data, axis=0)
+    data -= mean
+    _recentre(data)
+    std[std < 10 * np.finfo(std.dtype).eps] = 1.0  # sklearn's _handle_zeros_in_scale
+    data /= std
+    _recentre(data)
+    data /= data.shape[0] ** 0.5
+    return data, _gz_table(target)
+
+
+def _recentre(data: np.ndarray) -> None:
+    """`scale`'s correction where float error left a column's mean away from zero."""
+    mean = np.nanmean(data, axis=0)
+    if not np.allclose(mean, 0):
+        data -= mean
+
+
 def _data_dir() -> Path:
     """sklearn/datasets/data, found without running sklearn's `__init__`."""
     spec = importlib.util.find_spec("sklearn")
@@ -69,9 +97,14 @@ def _csv(path: Path) -> Table:
 
 def _digits(path: Path) -> Table:
     """load_digits: no header; 64 pixel values (0..16), then the digit."""
-    with gzip.open(path, mode="rt", encoding="utf-8") as text:
-        data = np.loadtxt(text, delimiter=",")
+    data = _gz_table(path, delimiter=",")
     return Table(data[:, :-1], data[:, -1].astype(int), [str(d) for d in range(10)])
+
+
+def _gz_table(path: Path, **kwargs) -> np.ndarray:
+    """load_gzip_compressed_csv_data: np.loadtxt of the decompressed text."""
+    with gzip.open(path, mode="rt", encoding="utf-8") as text:
+        return np.loadtxt(text, **kwargs)
 
 
 def _from_sklearn(name: str) -> Table:

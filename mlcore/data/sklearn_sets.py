@@ -1,5 +1,5 @@
 """Small real data sets that ship inside scikit-learn (no download), read from its files
-by sklearn_files.py (diabetes by sklearn itself).
+by sklearn_files.py.
 
 digits      1,797 x (1, 8, 8) images, pixel values 0..16, 10 classes
 iris          150 x 4, 3 classes (50 each); rows 101 and 142 are an exact duplicate pair
@@ -44,9 +44,7 @@ def digits(cfg: DataConfig, seed: int) -> Source:
 
 
 def diabetes(cfg: DataConfig, seed: int) -> Source:
-    from sklearn import datasets  # here: importing sklearn takes ~1 s (see sklearn_files.py)
-
-    bunch = datasets.load_diabetes()
-    x = torch.from_numpy(bunch.data.astype(np.float32))
-    y = torch.from_numpy(bunch.target.astype(np.float32))[:, None]  # [N, 1]
+    data, target = sklearn_files.load_diabetes()
+    x = torch.from_numpy(data.astype(np.float32))
+    y = torch.from_numpy(target.astype(np.float32))[:, None]  # [N, 1]
     return regression(x, y, cfg, seed)
