@@ -17,7 +17,7 @@ from PIL import Image
 
 from mlcore.config import DATASET_NAMES, DataConfig, SplitConfig
 from mlcore.config.schema import SchemaError
-from mlcore.data import DATASETS, TensorSplit, build_data, get_dataset
+from mlcore.data import DATASETS, TensorSplit, build_data, get_dataset, sklearn_files
 from mlcore.data.source import labels_of
 from mlcore.errors import MlcoreError
 
@@ -290,3 +290,63 @@ def test_image_folder_resizes_to_the_first_image(make_cfg):
     assert bundle.class_names == ["cat", "dog"] and sum(map(len, splits)) == 24
     shapes = {tuple(split[i][0].shape) for split in splits for i in range(len(split))}
     assert shapes == {(3, 8, 8)}
+
+
+@pytest.mark.parametrize("name", sorted(sklearn_files.FILES))
+def test_sklearn_files_read_as_sklearn_reads_them(name, monkeypatch):
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")()
+    here = sklearn_files.load(name)
+    monkeypatch.setattr(sklearn_files, "_data_dir", lambda: Path("/nonexistent"))
+    fallback = sklearn_files.load(name)  # a layout where the file is not: sklearn reads it
+    for table in (here, fallback):
+        assert table.data.dtype == bunch.data.dtype and table.target.dtype == bunch.target.dtype
+        assert np.array_equal(table.data, bunch.data)
+        assert np.array_equal(table.target, bunch.target)
+        assert table.target_names == [str(n) for n in bunch.target_names]
+
+
+def test_sklearn_diabetes_read_and_scaled_as_sklearn_does(monkeypatch):
+    from sklearn import datasets
+
+    bunch = datasets.load_diabetes()
+    here = sklearn_files.load_diabetes()
+    monkeypatch.setattr(sklearn_files, "_data_dir", lambda: Path("/nonexistent"))
+    for data, target in (here, sklearn_files.load_diabetes()):
+        assert data.dtype == bunch.data.dtype and target.dtype == bunch.target.dtype
+        assert np.array_equal(data, bunch.data) and np.array_equal(target, bunch.target)
+
+
+@pytest.mark.parametrize("n, noise, seed", [(1000, 0.2, 0), (7, 0.0, 3), (301, 0.05, 12345)])
+def test_moons_and_circles_drawn_as_sklearn_draws_them(n, noise, seed):
+    from sklearn import datasets
+
+    from mlcore.data import sklearn_samples
+
+    pairs = [
+        (
+            sklearn_samples.make_moons(n, noise, seed),
+            datasets.make_moons(n, noise=noise, random_state=seed),
+        ),
+        (
+            sklearn_samples.make_circles(n, noise, 0.5, seed),
+            datasets.make_circles(n, noise=noise, factor=0.5, random_state=seed),
+        ),
+    ]
+    for (x, y), (x_ref, y_ref) in pairs:
+        assert x.dtype == x_ref.dtype and y.dtype == y_ref.dtype
+        assert np.array_equal(x, x_ref) and np.array_equal(y, y_ref)
+
+
+def test_sklearn_sets_load_without_importing_sklearn():
+    import subprocess
+    import sys
+
+    names = ["digits", "digit_seg", "iris", "diabetes", "moons", "circles"]
+    code = (
+        "import sys; from mlcore.config import DataConfig; from mlcore.data import build_data; "
+        f"[build_data(DataConfig(name=n), seed=0) for n in {names!r}]; "
+        "assert 'sklearn' not in sys.modules, 'sklearn was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

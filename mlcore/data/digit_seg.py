@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from mlcore.config import DataConfig
+from mlcore.data import sklearn_files
 from mlcore.data.source import Source, TensorSplit
 from mlcore.data.split import apportion, split_indices
 from mlcore.errors import MlcoreError
@@ -62,11 +63,10 @@ def _compose(
 
 
 def digit_seg(cfg: DataConfig, seed: int) -> Source:
-    from sklearn.datasets import load_digits  # here: importing sklearn takes ~1 s
-
-    bunch = load_digits()
-    images = torch.from_numpy(bunch.images.astype(np.float32) / 16.0)  # [1797, 8, 8]
-    labels = bunch.target.astype(np.int64)
+    table = sklearn_files.load("digits")
+    pixels = table.data.reshape(-1, 8, 8).astype(np.float32)
+    images = torch.from_numpy(pixels / 16.0)  # [1797, 8, 8]
+    labels = table.target.astype(np.int64)
     fractions = (cfg.split.train, cfg.split.val, cfg.split.test)
     strata = torch.from_numpy(labels) if cfg.stratify else None
     source_parts = split_indices(len(labels), fractions, seed, strata)

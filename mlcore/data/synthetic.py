@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from mlcore.config import DataConfig
+from mlcore.data.sklearn_samples import make_circles, make_moons
 from mlcore.data.source import Source, classes, pool_splits, regression
 
 DEFAULT_N = 1000
@@ -48,16 +49,12 @@ def line(cfg: DataConfig, seed: int) -> Source:
 
 
 def moons(cfg: DataConfig, seed: int) -> Source:
-    from sklearn.datasets import make_moons  # here: importing sklearn takes ~1 s
-
-    x, y = make_moons(_n(cfg), noise=_noise(cfg, 0.1), random_state=seed)
+    x, y = make_moons(_n(cfg), noise=_noise(cfg, 0.1), seed=seed)
     return classes(*_tensors(x, y), cfg, seed, ["upper", "lower"])
 
 
 def circles(cfg: DataConfig, seed: int) -> Source:
-    from sklearn.datasets import make_circles
-
-    x, y = make_circles(_n(cfg), noise=_noise(cfg, 0.05), factor=0.5, random_state=seed)
+    x, y = make_circles(_n(cfg), noise=_noise(cfg, 0.05), factor=0.5, seed=seed)
     return classes(*_tensors(x, y), cfg, seed, ["outer", "inner"])
 
 
