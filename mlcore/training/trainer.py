@@ -134,11 +134,13 @@ class Trainer:
         run = self.run
 
         def write() -> None:
+            written = None  # best.pt is linked to the last.pt just written (same bytes)
             for path in paths:
                 try:
-                    write_checkpoint(path, data)
+                    write_checkpoint(path, data, same_as=written)
                 except OSError as err:  # a full disk, a removed directory: the run fails
                     raise RunFailed(f"{path}: cannot write the checkpoint ({err})") from None
+                written = path
             if summary is not None:
                 run.update_summary(**summary)
 
