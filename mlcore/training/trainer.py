@@ -249,6 +249,9 @@ class Trainer:
             self.run.append_metrics(row, self.columns)
             last = self.epoch == self.p.config.trainer.epochs
             self.p.task.epoch_end(self.p.model, self.epoch, last, self.run.plots)
+        # train.log before the checkpoint is handed to the writer: appended while the
+        # writer's fsync is in flight, the line waited for the filesystem journal.
+        self._report_epoch(row, improved)
         completed = self.epoch
         self.epoch, self.batch, self.sums, self.seconds = (
             self.epoch + 1,
@@ -266,6 +269,9 @@ class Trainer:
                 "best": self.best_summary(),
             },
         )
+
+    def _report_epoch(self, row: dict[str, Any], improved: bool) -> None:
+        """The epoch line to the reporter and train.log, then the epoch's warnings."""
         line = format_row(row, self.p.config.trainer.epochs) + ("  *best" if improved else "")
         self.reporter.epoch_end(row, improved)
         self._log(line)
@@ -275,7 +281,7 @@ class Trainer:
             if self.p.placement.strategy == "dp":  # the uneven split is worth seeing each epoch
                 getattr(self.reporter, "info", self.reporter.warn)(memory)
         for message in self.health.warnings() if self.health else []:
-            self._warn(f"epoch {completed}: {message}")
+            self._warn(f"epoch {self.epoch}: {message}")
 
     def _log(self, line: str) -> None:
         if self.run is not None and self.p.placement.is_main:
