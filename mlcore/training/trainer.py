@@ -78,6 +78,7 @@ class Trainer:
         val_loss = ["val/loss"] if parts.task.has_val_loss else []
         stats = model_stat_columns(parts.model) if self.model_stats else []
         self.columns = ["epoch", "step", *losses, *val_loss, *val, "lr", "seconds", *stats, *grads]
+        self.config_tree = parts.config.to_dict()  # frozen: converted once, not every epoch
 
     # -- checkpoint state ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -96,7 +97,7 @@ class Trainer:
             "best": self.best.state_dict(),
             "early_stopping": self.stopper.state_dict(),
             "rng": rng_state(),
-            "config": self.p.config.to_dict(),
+            "config": self.config_tree,  # serialized at once (_save): shared, never changed
             "data": {
                 "stats": self.p.data.stats,
                 "input_shape": list(self.p.data.input_shape),
