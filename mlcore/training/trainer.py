@@ -229,6 +229,7 @@ class Trainer:
             self.p.placement.device,
             distributed=self.p.placement.strategy == "ddp",
             model_stats=self.model_stats,
+            headline=True,  # what val_metrics reads, not the full report
         )
         row: dict[str, Any] = {"epoch": self.epoch, "step": self.global_step}
         row.update(
