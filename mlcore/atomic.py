@@ -4,6 +4,7 @@ reader (or a kill at any moment) sees the old file or the new one, never half of
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,19 @@ def atomic_write_bytes(path: Path, write: Any) -> None:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_link(source: Path, path: Path) -> None:
+    """Make `path` a hard link to `source` (same directory), replacing `path` atomically:
+    linked under a temporary name, then renamed over it. OSError where links are not
+    supported."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")  # as mkstemp's names
+    os.link(source, tmp)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
 
 

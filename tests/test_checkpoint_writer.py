@@ -91,7 +91,7 @@ def test_a_failed_write_is_raised_in_the_caller_once():
 
 
 def test_a_failed_checkpoint_write_fails_the_run(tmp_path, write_config, monkeypatch):
-    def full_disk(path, data):
+    def full_disk(path, data, same_as=None):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(trainer_module, "write_checkpoint", full_disk)
@@ -121,9 +121,9 @@ def test_a_slow_write_saves_the_state_of_its_own_epoch(tmp_path, write_config, m
     )
     write, kept = trainer_module.write_checkpoint, {}
 
-    def slow(path, data):
+    def slow(path, data, same_as=None):
         time.sleep(0.15)  # epoch 2 trains meanwhile, changing the live tensors in place
-        write(path, data)
+        write(path, data, same_as)
         if path.name == "last.pt":
             state = torch.load(path, weights_only=True)
             kept.setdefault(state["epoch"], state)
@@ -167,9 +167,9 @@ def test_no_write_is_in_flight_when_workers_are_forked(tmp_path, write_config, m
 
     write = trainer_module.write_checkpoint
 
-    def slow(path, data):
+    def slow(path, data, same_as=None):
         time.sleep(0.15)  # still writing when the next epoch would start its workers
-        write(path, data)
+        write(path, data, same_as)
 
     monkeypatch.setattr(loader_module, "DataLoader", Recording)
     monkeypatch.setattr(trainer_module, "write_checkpoint", slow)

@@ -11,6 +11,7 @@ import torch.multiprocessing as mp
 from sklearn import metrics as skm
 
 from mlcore.errors import MlcoreError
+from mlcore.evaluation.metrics import classification_headline
 from mlcore.metrics import (
     ConfusionAccumulator,
     RegressionAccumulator,
@@ -75,6 +76,8 @@ def test_classification_matches_sklearn(c, scenario, ignore, seed):
         assert [rep[avg][k] for k in ("precision", "recall", "f1")] == pytest.approx(
             ref[:3], abs=TOL
         ), avg
+    # what each epoch logs, computed alone: the very same numbers
+    assert classification_headline(cm) == {"accuracy": rep["accuracy"], "macro": rep["macro"]}
     # labels=None: scikit-learn reports the union of labels in t and p, our non-null classes.
     labels = np.union1d(t, p)
     ref = skm.precision_recall_fscore_support(t, p, average=None, zero_division=0)

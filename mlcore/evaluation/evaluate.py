@@ -20,6 +20,7 @@ def evaluate(
     device: torch.device,
     distributed: bool = False,
     model_stats: bool = False,
+    headline: bool = False,
 ) -> tuple[dict[str, Any], float]:
     """(report, mean loss) over every batch of `loader`.
 
@@ -27,6 +28,7 @@ def evaluate(
     prediction does not depend on what else is in its batch. Metrics come from counts
     summed over the whole split, never from per-batch averages. With `model_stats` the
     report gains a `model` section (model_stats.py): weights, and ReLU units dead on the split.
+    With `headline` the report holds only what an epoch logs (Task.report).
     """
     was_training = model.training
     model.eval()
@@ -48,7 +50,7 @@ def evaluate(
             probe.all_reduce()
     model.train(was_training)
     mean_loss = float(loss_sum / count) if count > 0 else float("nan")
-    report = task.report(acc, int(count))
+    report = task.report(acc, int(count), headline)
     if probe is not None:
         report["model"] = model_section(model, probe)
     return report, mean_loss

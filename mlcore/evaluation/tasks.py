@@ -20,7 +20,11 @@ from torch import nn
 
 from mlcore.config import EvalConfig
 from mlcore.evaluation.accumulators import ConfusionAccumulator, RegressionAccumulator
-from mlcore.evaluation.metrics import classification_report, segmentation_report
+from mlcore.evaluation.metrics import (
+    classification_headline,
+    classification_report,
+    segmentation_report,
+)
 
 # Validation metrics each task logs per epoch, as `val/<name>`; the first is the default
 # thing to report in `mlcore runs`.
@@ -48,13 +52,21 @@ class Task:
             self.n_out, ignore_index=ignore, threshold=self.eval_cfg.threshold, device=device
         )
 
-    def report(self, acc: ConfusionAccumulator | RegressionAccumulator, num_samples: int) -> dict:
-        """The DESIGN.md report (without `split`, which the caller adds)."""
+    def report(
+        self,
+        acc: ConfusionAccumulator | RegressionAccumulator,
+        num_samples: int,
+        headline: bool = False,
+    ) -> dict:
+        """The DESIGN.md report (without `split`, which the caller adds). `headline`: only
+        what `val_metrics` reads, where that is cheaper (classification), for every epoch."""
         if isinstance(acc, RegressionAccumulator):
             body = acc.compute()
         elif self.name == "segmentation":
             body = segmentation_report(acc.matrix, class_names=self.class_names)
             body["num_pixels"] = int(acc.matrix.sum())
+        elif headline:
+            body = classification_headline(acc.matrix)
         else:
             body = classification_report(
                 acc.matrix,
@@ -72,10 +84,11 @@ class Task:
         device: torch.device,
         distributed: bool = False,
         model_stats: bool = False,
+        headline: bool = False,
     ) -> tuple[dict[str, Any], float]:
         from mlcore.evaluation.evaluate import evaluate
 
-        return evaluate(model, loader, self, device, distributed, model_stats)
+        return evaluate(model, loader, self, device, distributed, model_stats, headline)
 
     def epoch_end(self, model: nn.Module, epoch: int, last: bool, plots: Path) -> None:
         """Per-epoch outputs beyond metrics.csv (a GAN's sample plots); none here."""
@@ -139,6 +152,7 @@ class GenerationTask:
         device: torch.device,
         distributed: bool = False,
         model_stats: bool = False,  # not measured for a GAN: its samples are not a split
+        headline: bool = False,  # the judge's report is what the epoch logs
     ) -> tuple[dict[str, Any], float]:
         """Under DDP rank 0 samples and judges, and every rank gets its report: the ranks
         must agree exactly on best epochs and early stopping, and judging once is enough

@@ -11,9 +11,10 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from mlcore.atomic import atomic_write_bytes
+from mlcore.atomic import atomic_link, atomic_write_bytes
 from mlcore.errors import MlcoreError
 
 
@@ -29,7 +30,19 @@ def checkpoint_bytes(state: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def write_checkpoint(path: Path, data: bytes) -> None:
+def write_checkpoint(path: Path, data: bytes, same_as: Path | None = None) -> None:
+    """`same_as`: a checkpoint file just written with the same `data` (last.pt, when best.pt
+    follows it). `path` becomes a hard link to it: one write and one fsync instead of two, on
+    the thread whose disk and CPU work slows the training beside it. Safe because checkpoint
+    files are only ever replaced, never changed in place: the next last.pt is a new file and
+    leaves the linked best.pt as it was. Where the filesystem has no hard links, the bytes
+    are written."""
+    if same_as is not None:
+        try:
+            atomic_link(same_as, path)
+            return
+        except OSError:  # FAT, some network and FUSE filesystems
+            pass
     atomic_write_bytes(path, lambda f: f.write(data))
 
 
@@ -50,8 +63,15 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def rng_state() -> dict[str, Any]:
-    """Every RNG that training draws from, as tensors and plain values."""
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    """Every RNG that training draws from, as tensors and plain values.
+
+    Python's Mersenne Twister state (624 words and a position) is one int64 tensor, not a
+    tuple of 625 ints: torch.save pickles each int as an object of its own, and they were
+    40% of the objects in a digits-MLP checkpoint, serialized on the training thread."""
+    version, internal, gauss = random.getstate()
+    words = torch.from_numpy(np.array(internal, dtype=np.int64))  # a third of torch.tensor's time
+    python = (version, words, gauss)
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": python}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -60,6 +80,8 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     version, internal, gauss = state["python"]
+    if isinstance(internal, torch.Tensor):  # older checkpoints hold a tuple of ints
+        internal = internal.tolist()
     random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -45,13 +45,17 @@ class RunDir:
 
     def update_summary(self, **fields: Any) -> dict[str, Any]:
         """Merge `fields` into summary.json; the file is rewritten (atomically, fsynced) only
-        when its text changes."""
-        summary = self.read_summary() if self.summary.exists() else {}
-        before = json.dumps(summary, indent=2, default=_jsonable) + "\n"
+        when the JSON of a field changes. The fields are compared, not the whole text: with
+        indent, json.dumps runs in pure Python (~0.25 ms for a run's summary, each epoch on
+        the checkpoint writer, holding the GIL the training thread needs)."""
+        exists = self.summary.exists()
+        summary = self.read_summary() if exists else {}
+        changed = [
+            k for k, v in fields.items() if k not in summary or _json(summary[k]) != _json(v)
+        ]
         summary.update(fields)
-        text = json.dumps(summary, indent=2, default=_jsonable) + "\n"
-        if text != before or not self.summary.exists():
-            atomic_write_text(self.summary, text)
+        if changed or not exists:
+            atomic_write_text(self.summary, json.dumps(summary, indent=2, default=_jsonable) + "\n")
         return summary
 
     # -- metrics.csv ----------------------------------------------------------------
@@ -90,6 +94,10 @@ def _fmt(value: Any) -> Any:
     if isinstance(value, float):
         return f"{value:.8g}"
     return "" if value is None else value
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=_jsonable)  # compact: json's C encoder
 
 
 def _jsonable(value: Any) -> Any:

@@ -78,6 +78,7 @@ class Trainer:
         val_loss = ["val/loss"] if parts.task.has_val_loss else []
         stats = model_stat_columns(parts.model) if self.model_stats else []
         self.columns = ["epoch", "step", *losses, *val_loss, *val, "lr", "seconds", *stats, *grads]
+        self.config_tree = parts.config.to_dict()  # frozen: converted once, not every epoch
 
     # -- checkpoint state ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -96,7 +97,7 @@ class Trainer:
             "best": self.best.state_dict(),
             "early_stopping": self.stopper.state_dict(),
             "rng": rng_state(),
-            "config": self.p.config.to_dict(),
+            "config": self.config_tree,  # serialized at once (_save): shared, never changed
             "data": {
                 "stats": self.p.data.stats,
                 "input_shape": list(self.p.data.input_shape),
@@ -134,11 +135,13 @@ class Trainer:
         run = self.run
 
         def write() -> None:
+            written = None  # best.pt is linked to the last.pt just written (same bytes)
             for path in paths:
                 try:
-                    write_checkpoint(path, data)
+                    write_checkpoint(path, data, same_as=written)
                 except OSError as err:  # a full disk, a removed directory: the run fails
                     raise RunFailed(f"{path}: cannot write the checkpoint ({err})") from None
+                written = path
             if summary is not None:
                 run.update_summary(**summary)
 
@@ -226,6 +229,7 @@ class Trainer:
             self.p.placement.device,
             distributed=self.p.placement.strategy == "ddp",
             model_stats=self.model_stats,
+            headline=True,  # what val_metrics reads, not the full report
         )
         row: dict[str, Any] = {"epoch": self.epoch, "step": self.global_step}
         row.update(
@@ -247,6 +251,9 @@ class Trainer:
             self.run.append_metrics(row, self.columns)
             last = self.epoch == self.p.config.trainer.epochs
             self.p.task.epoch_end(self.p.model, self.epoch, last, self.run.plots)
+        # train.log before the checkpoint is handed to the writer: appended while the
+        # writer's fsync is in flight, the line waited for the filesystem journal.
+        self._report_epoch(row, improved)
         completed = self.epoch
         self.epoch, self.batch, self.sums, self.seconds = (
             self.epoch + 1,
@@ -264,6 +271,9 @@ class Trainer:
                 "best": self.best_summary(),
             },
         )
+
+    def _report_epoch(self, row: dict[str, Any], improved: bool) -> None:
+        """The epoch line to the reporter and train.log, then the epoch's warnings."""
         line = format_row(row, self.p.config.trainer.epochs) + ("  *best" if improved else "")
         self.reporter.epoch_end(row, improved)
         self._log(line)
@@ -273,7 +283,7 @@ class Trainer:
             if self.p.placement.strategy == "dp":  # the uneven split is worth seeing each epoch
                 getattr(self.reporter, "info", self.reporter.warn)(memory)
         for message in self.health.warnings() if self.health else []:
-            self._warn(f"epoch {completed}: {message}")
+            self._warn(f"epoch {self.epoch}: {message}")
 
     def _log(self, line: str) -> None:
         if self.run is not None and self.p.placement.is_main:
