@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,23 @@ def atomic_link(source: Path, path: Path) -> None:
 
 
 def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
+    """The process umask, read without changing it where the kernel says it (Linux
+    /proc/self/status): setting it to read it back, as os.umask must, would for that moment
+    give a file that another thread (the checkpoint writer) creates mode 0666."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:  # elsewhere: two of these at once could leave the umask at 0
+        mask = os.umask(0)
+        os.umask(mask)
     return mask
+
+
+_UMASK_LOCK = threading.Lock()
 
 
 def atomic_write_text(path: Path, text: str) -> None:

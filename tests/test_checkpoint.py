@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import os
 import random
+from pathlib import Path
 
+import pytest
 import torch
 
 from mlcore.training.checkpoint import checkpoint_bytes, rng_state, set_rng_state, write_checkpoint
@@ -57,3 +59,18 @@ def test_without_hard_links_best_is_written(tmp_path, monkeypatch):
     write_checkpoint(best, b"epoch 1", same_as=last)
     assert best.read_bytes() == b"epoch 1" and not os.path.samefile(last, best)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
+def test_the_umask_is_read_without_being_changed(monkeypatch):
+    """Setting the umask to read it would, for that moment, let a file that another thread
+    (the checkpoint writer) creates come out world-writable."""
+    from mlcore.atomic import current_umask
+
+    old = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", lambda mask: pytest.fail("os.umask called"))
+        assert current_umask() == 0o027
+    finally:
+        monkeypatch.undo()
+        os.umask(old)
