@@ -181,6 +181,26 @@ def test_two_ranks_with_batch_b_learn_what_one_process_learns_with_2b(tmp_path, 
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-5)
 
 
+def test_ranks_stop_early_together_on_a_train_monitor(tmp_path):
+    """A rank's train/loss covers its own shard: if each rank judged early stopping by its
+    own, one would stop while the other waited for it in the next all-reduce (a hang until
+    the process group's timeout). Every rank decides on rank 0's value, which is logged."""
+    runs = tmp_path / "runs"
+    config = _config(tmp_path, batch_size=8, epochs=60)
+    monitor = ["--set", "trainer.early_stopping.monitor=train/loss",
+               "--set", "trainer.early_stopping.patience=1"]  # fmt: skip
+    try:  # 90 s: the run itself takes a few; a hang would take the 5-minute timeout
+        result = subprocess.run(
+            [sys.executable, "-m", "mlcore", "train", config, "--runs-root", runs, *monitor],
+            capture_output=True, text=True, timeout=90,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("the ranks disagreed on early stopping and hung")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((_one_run(runs) / "summary.json").read_text())
+    assert summary["status"] == "early_stopped" and summary["epochs_completed"] < 60
+
+
 def test_a_rank_that_raises_ends_the_job(tmp_path):
     started = time.monotonic()
     result, runs = _train_with_fault(tmp_path, "raise:1:10")  # step 10: in epoch 2

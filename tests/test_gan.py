@@ -180,6 +180,30 @@ def test_interrupted_and_resumed_gan_is_bit_identical(tmp_path, write_config, at
     assert summary["test"] == full_summary["test"]
 
 
+@pytest.mark.slow  # two judges trained (~20 s each on 2 loaded cores)
+def test_a_resumed_image_gan_is_bit_identical_past_its_first_validation(tmp_path, write_config):
+    # The resumed session loads the cached judge at its first validation (end of epoch 2),
+    # where the first session drew nothing: loading it must not draw from the run's RNG,
+    # or epoch 3's latents shift (the ring's judge has no weights, so the ring test passes).
+    tree = {
+        "run": {"name": "d", "seed": 0},
+        "data": {"name": "digits", "batch_size": 128},
+        "model": {"name": "gan", "latent_dim": 8, "generator": {"channels": [16, 8]},
+                  "discriminator": {"channels": [8, 16]}},
+        "trainer": {"epochs": 3, "device": "cpu", "sample_every": 0},
+    }  # fmt: skip
+    cfg = write_config(tree)
+    full, _ = api.train(cfg, run_dir=tmp_path / "full")
+    with pytest.raises(Interrupted):  # 10 batches an epoch: mid-epoch 2
+        api.train(cfg, run_dir=tmp_path / "cut", reporter=InterruptAt(15))
+    run, _ = api.train(None, resume=tmp_path / "cut")
+    assert rows(full.metrics) == rows(run.metrics)
+    a = torch.load(full.last, weights_only=True)["model"]
+    b = torch.load(run.last, weights_only=True)["model"]
+    for name, tensor in a.items():
+        assert torch.equal(tensor, b[name]), name
+
+
 def test_image_gan_trains_caches_its_judge_and_samples_a_grid(tmp_path, write_config, cli):
     tree = {
         "run": {"name": "d", "seed": 0},

@@ -168,3 +168,13 @@ def rank_flags(model: nn.Module) -> nn.Parameter | None:
     """The flags parameter of a DDP-wrapped model; None otherwise."""
     inner = getattr(model, "module", None)
     return inner.flags if isinstance(inner, RankFlags) else None
+
+
+def rank0_values(values: dict[str, float]) -> dict[str, float]:
+    """Under DDP: rank 0's values, on every rank. A rank's train/* means cover its own shard
+    only; what decides best.pt, early stopping and a plateau schedule must be the same on
+    every rank, or one stops (or lowers its learning rate) while the others train on and
+    wait for it in the next all-reduce. Rank 0's are the ones metrics.csv shows."""
+    box = [values]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
