@@ -181,10 +181,13 @@ def test_interrupted_and_resumed_gan_is_bit_identical(tmp_path, write_config, at
 
 
 @pytest.mark.slow  # two judges trained (~20 s each on 2 loaded cores)
-def test_a_resumed_image_gan_is_bit_identical_past_its_first_validation(tmp_path, write_config):
+def test_a_resumed_image_gan_is_bit_identical_past_its_first_validation(
+    tmp_path, write_config, monkeypatch
+):
     # The resumed session loads the cached judge at its first validation (end of epoch 2),
     # where the first session drew nothing: loading it must not draw from the run's RNG,
     # or epoch 3's latents shift (the ring's judge has no weights, so the ring test passes).
+    monkeypatch.setattr("mlcore.evaluation.judges.JUDGE_STEPS", 1000)  # a quick judge
     tree = {
         "run": {"name": "d", "seed": 0},
         "data": {"name": "digits", "batch_size": 128},
@@ -303,3 +306,24 @@ def test_a_schedule_moves_both_networks_learning_rates(write_config, tmp_path, s
     d_lr = state["step_state"]["discriminator_optimizer"]["param_groups"][0]["lr"]
     assert g_lr != 1e-3 and d_lr != 4e-3  # both moved
     assert d_lr == pytest.approx(4 * g_lr)  # in step, each from its own lr
+
+
+def test_the_image_judge_draws_nothing_from_the_runs_rng(tmp_path, monkeypatch):
+    """Made fresh (rank 0, a new run) or loaded (a resume), the judge leaves the run's RNG
+    where it was: DDP ranks that never make it, and resumed sessions, draw the same latents
+    as one uninterrupted process."""
+    from mlcore.data import build_data
+    from mlcore.evaluation.judges import ClassifierJudge
+
+    monkeypatch.setattr("mlcore.evaluation.judges.JUDGE_STEPS", 200)
+    cfg = validate({"data": {"name": "digits", "n_samples": 300}})
+    data = build_data(cfg.data, seed=0)
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    fresh = ClassifierJudge(data, cfg.eval, tmp_path)
+    assert torch.equal(torch.get_rng_state(), before)
+    fresh.save(tmp_path)
+    loaded = ClassifierJudge(data, cfg.eval, tmp_path)
+    assert torch.equal(torch.get_rng_state(), before)
+    x = data.val.x[:16]
+    assert torch.equal(fresh.net(x), loaded.net(x))

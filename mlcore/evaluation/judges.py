@@ -47,26 +47,19 @@ class MixtureJudge:
 class ClassifierJudge:
     def __init__(self, data: DataBundle, cfg: EvalConfig, cache: Path | None = None):
         self.cfg = cfg
-        if cache is not None and (cache / JUDGE_FILE).is_file():
-            # A cached judge is loaded at a resumed run's first validation, where the first
-            # session drew nothing: its throwaway initialization must not draw from the
-            # run's RNG either, or every later latent shifts and the resume is not exact.
-            with torch.random.fork_rng(devices=[]):
-                self.net = self._net(data)
-            state = load_checkpoint(cache / JUDGE_FILE)
-            self.net.load_state_dict(state["model"])
-            self.accuracy = state["val_accuracy"]
-        else:
-            # Drawn from the run's RNG, as every run so far has (its later latents follow it)
-            self.net = self._net(data)
-            with torch.random.fork_rng(devices=[]):  # the run's own RNG stream is untouched
-                torch.manual_seed(0)
+        # The judge never draws from the run's RNG: its network is made (and trained) from
+        # a seed of its own, so a resumed session that loads it, and DDP ranks that never
+        # make it (rank 0 judges), draw the run's latents exactly as a fresh single run does.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            self.net = CNN(data.input_shape, data.num_classes, (16, 32), (64,), "relu")
+            if cache is not None and (cache / JUDGE_FILE).is_file():
+                state = load_checkpoint(cache / JUDGE_FILE)
+                self.net.load_state_dict(state["model"])
+                self.accuracy = state["val_accuracy"]
+            else:
                 self.accuracy = train_classifier(self.net, data)
         self.net.eval().requires_grad_(False)
-
-    @staticmethod
-    def _net(data: DataBundle) -> nn.Module:
-        return CNN(data.input_shape, data.num_classes, (16, 32), (64,), "relu")
 
     @torch.no_grad()
     def report(self, samples: torch.Tensor) -> dict[str, Any]:
