@@ -162,6 +162,7 @@ def _launch_ddp(
     quiet: bool,
 ) -> int:
     """strategy ddp outside torchrun: start the ranks here (training/launch.py)."""
+    from mlcore.child_env import children_environ
     from mlcore.training.launch import Job, launch, local_processes
     from mlcore.training.rundir import COMMAND_ENV, command_line, free_run_path
 
@@ -183,11 +184,9 @@ def _launch_ddp(
         f"ddp: starting {processes} process{'es' if processes > 1 else ''} on this machine "
         f"({backend}); run directory {target}"
     )
-    os.environ[COMMAND_ENV] = command_line()  # the ranks inherit it: summary.json's command
-    try:
+    # the ranks import this mlcore and record the user's command in summary.json
+    with children_environ(**{COMMAND_ENV: command_line()}):
         return launch(job, rank_args)
-    finally:
-        del os.environ[COMMAND_ENV]
 
 
 def _leave_process_group(together: bool) -> None:

@@ -263,6 +263,20 @@ def test_ctrl_c_stops_every_rank_and_the_resumed_job_ends_as_if_never_stopped(tm
         assert torch.equal(a["model"][key], b["model"][key]), key
 
 
+def test_a_user_error_that_only_the_ranks_can_see_is_said_once(tmp_path):
+    """A mistake found once the data is loaded (a GAN monitor it does not log): rank 0's one
+    line, exit 2, no run directory, and no launcher line after it."""
+    runs = tmp_path / "runs"
+    config = _config(tmp_path, kind="gan")
+    result = _mlcore("train", config, "--runs-root", runs, "--set",
+                     "trainer.checkpoint.monitor=val/loss")  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "trainer.checkpoint.monitor" in errors[0]
+    assert "failed" not in result.stderr and "Traceback" not in result.stderr
+    assert not runs.exists() or not any(runs.rglob("summary.json"))
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="devices: auto means every GPU here")
 def test_ddp_on_cpu_needs_a_number_of_processes(tmp_path):
     result = _mlcore("train", _config(tmp_path, devices="auto"), "--runs-root", tmp_path)

@@ -63,3 +63,18 @@ def test_one_hint_when_auto_uses_one_of_several_gpus():
     assert idle_gpus_hint("single", one_gpu, 4) is None  # asked for one: no nagging
     assert idle_gpus_hint("auto", one_gpu, 1) is None
     assert idle_gpus_hint("auto", Placement(torch.device("cpu"), "single"), 0) is None
+
+
+def test_a_non_ddp_strategy_under_torchrun_is_refused(monkeypatch):
+    """Under torchrun every process would otherwise train the whole run on its own."""
+    import pytest
+
+    from mlcore.config import validate
+    from mlcore.errors import MlcoreError
+    from mlcore.training.device import place
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for strategy in ("single", "dp"):
+        cfg = validate({"trainer": {"strategy": strategy, "device": "cpu"}}).trainer
+        with pytest.raises(MlcoreError, match=f"{strategy}, but torchrun started 2 processes"):
+            place(cfg)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlcore.child_env import child_env
 from mlcore.errors import MlcoreError
 from mlcore.interrupts import stop_signals_handled
 from mlcore.sweep.spec import SweepSpec, Trial, train_args
@@ -127,7 +128,7 @@ class Runner:
         self.spec, self.sweep_dir, self.jobs, self.on_finish = spec, sweep_dir, jobs, on_finish
         self.running: dict[subprocess.Popen, tuple[Trial, float, Any]] = {}
         self.stop_signal: int | None = None
-        self.env = dict(os.environ)
+        self.env = child_env()  # the trials import this mlcore, wherever they run
         threads = str(threads_per_job(jobs))
         self.env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
 

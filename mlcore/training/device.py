@@ -60,6 +60,11 @@ def place(cfg: TrainerConfig) -> Placement:
     strategy = cfg.strategy
     if strategy == "auto":
         strategy = "ddp" if world > 1 else "single"
+    elif strategy != "ddp" and world > 1:  # else every process trains the whole run alone
+        raise MlcoreError(
+            f"trainer.strategy: {strategy}, but torchrun started {world} processes; use ddp "
+            "(or auto) under torchrun, or run `mlcore train` without it"
+        )
     if strategy == "ddp":
         if cfg.devices not in ("auto", world):
             raise MlcoreError(

@@ -113,6 +113,8 @@ def _failed(job: Job, err: object) -> int:
     )
     _record(job.run_dir, f"rank {rank}: {message}")
     shown = own and _printed(first)  # the rank printed it (mlcore.cli._speaks) or not
+    if shown and first.exitcode == 2:  # a user error, in its one line above: nothing to add
+        return 2
     print(
         f"ddp: rank {rank} failed{' (above)' if shown else ': ' + message}; the job stopped",
         file=sys.stderr,
