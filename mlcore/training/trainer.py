@@ -26,6 +26,8 @@ from mlcore.training.monitor import Monitor
 from mlcore.training.rundir import RunDir
 from mlcore.training.step import NonFiniteLoss
 
+SUMMARY_EVERY_S = 2.0  # seconds between summary.json progress updates while training
+
 
 class Reporter(Protocol):
     """What the trainer tells the user about; the CLI decides how it looks."""
@@ -69,6 +71,7 @@ class Trainer:
         self.sums = dict.fromkeys(self.step.columns, 0.0)  # sums of the epoch in progress
         self.seconds = 0.0  # training time of the epoch in progress
         self._stop_requested = False
+        self._summary_due = 0.0  # monotonic time after which the next progress is written
         self.writer = CheckpointWriter()  # checkpoints are written while the next epoch trains
         devices = devices_used(parts.placement)
         self.gpu_memory = PeakMemory(devices) if devices else None
@@ -263,13 +266,19 @@ class Trainer:
         # last.pt after the metrics row: a kill in between is mended on resume, which keeps
         # only the rows of the epochs the checkpoint holds.
         self._save(
-            *(("last", "best") if improved else ("last",)),
-            summary={
-                "status": "running",
-                "epochs_completed": completed,
-                "best": self.best_summary(),
-            },
+            *(("last", "best") if improved else ("last",)), summary=self._progress(completed)
         )
+
+    def _progress(self, completed: int) -> dict[str, Any] | None:
+        """summary.json's progress while running, at most every SUMMARY_EVERY_S: rewriting
+        it (atomically, fsynced) after each of many short epochs cost more than the epochs'
+        own bookkeeping. It may lag last.pt, never lead it; the end of the run (however it
+        ends) writes the final figures."""
+        now = time.monotonic()
+        if now < self._summary_due:
+            return None
+        self._summary_due = now + SUMMARY_EVERY_S
+        return {"status": "running", "epochs_completed": completed, "best": self.best_summary()}
 
     def _report_epoch(self, row: dict[str, Any], improved: bool) -> None:
         """The epoch line to the reporter and train.log, then the epoch's warnings."""
