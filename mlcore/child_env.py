@@ -17,12 +17,19 @@ from pathlib import Path
 
 
 def child_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    import site
+
     import mlcore
 
     env = dict(os.environ if base is None else base)
+    env["PYTHONSAFEPATH"] = "1"
     home = str(Path(mlcore.__file__).resolve().parent.parent)
-    paths = [home, *(p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != home)]
-    env.update(PYTHONSAFEPATH="1", PYTHONPATH=os.pathsep.join(paths))
+    installed = {str(Path(p).resolve()) for p in site.getsitepackages()}
+    if home not in installed:  # a checkout or an editable install: its folder goes first
+        # (site-packages itself is never put there: it would come before the standard
+        # library, where a stray backport package could shadow a standard module)
+        rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != home]
+        env["PYTHONPATH"] = os.pathsep.join([home, *rest])
     return env
 
 
