@@ -113,7 +113,9 @@ def _failed(job: Job, err: object) -> int:
     )
     _record(job.run_dir, f"rank {rank}: {message}")
     shown = own and _printed(first)  # the rank printed it (mlcore.cli._speaks) or not
-    if shown and first.exitcode == 2:  # a user error, in its one line above: nothing to add
+    # A user error (exit 2) is every rank's alike, and rank 0 said it in one line; whichever
+    # rank the launcher saw fail first, there is nothing to add.
+    if first.exitcode == 2 and any(f.exitcode == 2 and _printed(f) for f in failures.values()):
         return 2
     print(
         f"ddp: rank {rank} failed{' (above)' if shown else ': ' + message}; the job stopped",
