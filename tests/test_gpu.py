@@ -15,15 +15,21 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize("precision", ["fp32", "amp", "bf16"])
-def test_train_on_cuda(cli, tmp_path, precision):
-    run = tmp_path / "run"
+def train_on_cuda(cli, run, config: str, precision: str):
+    """Two epochs of a shipped config on the GPU at `precision`; the run must complete."""
     result = cli(
-        "train", REPO / "configs/cnn.yaml", "--set", "trainer.epochs=2",
+        "train", REPO / "configs" / config, "--set", "trainer.epochs=2",
         "--set", "trainer.device=cuda", "--set", f"trainer.precision={precision}",
         "--run-dir", run, "--quiet",
     )  # fmt: skip
     assert result.code == 0, result.err
+    return result
+
+
+@pytest.mark.parametrize("precision", ["fp32", "amp", "bf16"])
+def test_train_on_cuda(cli, tmp_path, precision):
+    run = tmp_path / "run"
+    result = train_on_cuda(cli, run, "cnn.yaml", precision)
     assert "completed: 2 epochs" in result.out
     assert torch.load(run / "checkpoints/best.pt", weights_only=True)["model"]
 
@@ -32,12 +38,7 @@ def test_train_on_cuda(cli, tmp_path, precision):
 def test_gan_trains_on_cuda(cli, tmp_path, precision):
     """The GAN's amp path: a GradScaler per network, the losses in fp32."""
     run = tmp_path / "run"
-    result = cli(
-        "train", REPO / "configs/gan_digits.yaml", "--set", "trainer.epochs=2",
-        "--set", "trainer.device=cuda", "--set", f"trainer.precision={precision}",
-        "--run-dir", run, "--quiet",
-    )  # fmt: skip
-    assert result.code == 0, result.err
+    train_on_cuda(cli, run, "gan_digits.yaml", precision)
     state = torch.load(run / "checkpoints/last.pt", weights_only=True)
     assert all(torch.isfinite(t).all() for t in state["model"].values())
     assert ("scalers" in state["step_state"]) == (precision == "amp")
