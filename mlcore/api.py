@@ -20,7 +20,7 @@ from mlcore.evaluation.outputs import write_eval_plots
 from mlcore.plots.curves import plot_curves
 from mlcore.training.build import Parts, build_parts
 from mlcore.training.checkpoint import load_checkpoint
-from mlcore.training.device import Placement, unwrap
+from mlcore.training.device import Placement, from_rank0, unwrap
 from mlcore.training.gpu_memory import idle_gpus_hint
 from mlcore.training.layer_labels import layer_labels
 from mlcore.training.precheck import check_eval_request, check_placement, check_train_request
@@ -131,11 +131,7 @@ def shared_run_dir(placement: Placement, create: Any) -> RunDir:
     read checkpoints from it but never write)."""
     if placement.world_size == 1:
         return create()
-    import torch.distributed as dist
-
-    box = [str(create().path) if placement.is_main else None]
-    dist.broadcast_object_list(box, src=0)
-    return RunDir(Path(box[0]))
+    return RunDir(Path(from_rank0(str(create().path) if placement.is_main else None)))
 
 
 def build_parts_from(

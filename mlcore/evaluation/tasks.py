@@ -161,9 +161,9 @@ class GenerationTask:
         if not distributed or torch.distributed.get_rank() == 0:
             report = self.judge().report(self.samples(model, self.eval_cfg.num_samples))
         if distributed:
-            box = [report]
-            torch.distributed.broadcast_object_list(box, src=0)
-            report = box[0]
+            from mlcore.training.device import from_rank0
+
+            report = from_rank0(report)
         return {"task": self.name, "num_samples": self.eval_cfg.num_samples, **report}, math.nan
 
     def val_metrics(self, report: dict) -> dict[str, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -14,6 +14,7 @@ from mlcore.config import TrainerConfig
 from mlcore.errors import MlcoreError
 
 DDP_TIMEOUT_S = 300
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -175,11 +176,12 @@ def rank_flags(model: nn.Module) -> nn.Parameter | None:
     return inner.flags if isinstance(inner, RankFlags) else None
 
 
-def rank0_values(values: dict[str, float]) -> dict[str, float]:
-    """Under DDP: rank 0's values, on every rank. A rank's train/* means cover its own shard
-    only; what decides best.pt, early stopping and a plateau schedule must be the same on
-    every rank, or one stops (or lowers its learning rate) while the others train on and
-    wait for it in the next all-reduce. Rank 0's are the ones metrics.csv shows."""
-    box = [values]
+def from_rank0(value: T) -> T:
+    """Under DDP: rank 0's `value` (any picklable object), on every rank; the others pass
+    theirs (or None) and get rank 0's. For what every rank must decide alike: a rank's
+    train/* means cover its own shard, and one that stopped early (or lowered its learning
+    rate) on its own would leave the others waiting in the next all-reduce; rank 0's are
+    the ones metrics.csv shows. Also rank 0's run directory, and a GAN's judged report."""
+    box = [value]
     torch.distributed.broadcast_object_list(box, src=0)
     return box[0]

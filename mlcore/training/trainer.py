@@ -19,7 +19,7 @@ from mlcore.training.checkpoint import (
     write_checkpoint,
 )
 from mlcore.training.checkpoint_writer import CheckpointWriter
-from mlcore.training.device import rank0_values, unwrap
+from mlcore.training.device import from_rank0, unwrap
 from mlcore.training.gpu_memory import PeakMemory, describe_peaks, devices_used
 from mlcore.training.grad_health import GradHealth
 from mlcore.training.monitor import Monitor
@@ -236,7 +236,7 @@ class Trainer:
         )
         row: dict[str, Any] = {"epoch": self.epoch, "step": self.global_step}
         train = {f"train/{k}": v / n for k, v in self.sums.items() if f"train/{k}" in self.columns}
-        row.update(rank0_values(train) if self.p.placement.strategy == "ddp" else train)
+        row.update(from_rank0(train) if self.p.placement.strategy == "ddp" else train)
         if "val/loss" in self.columns:
             row["val/loss"] = val_loss
         row.update({f"val/{k}": v for k, v in self.p.task.val_metrics(report).items()})
