@@ -38,6 +38,8 @@ CASES = [  # (label, config, overrides, batch sizes)
                                       "model.arch=resnet18"], (128, 512)),
     ("vit_b_16", "configs/cnn.yaml", ["data.name=cifar10", "model.name=torchvision",
                                       "model.arch=vit_b_16"], (64, 256)),
+    ("gan_ring", "configs/gan_ring.yaml", [], (256,)),  # two networks, two optimizers
+    ("gan_digits", "configs/gan_digits.yaml", [], (64, 1024)),
 ]  # fmt: skip
 PRECISIONS = ("fp32", "amp", "bf16")
 
@@ -126,6 +128,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--jobs", type=int, default=4)
     parser.add_argument("--fit-only", action="store_true", help="probe and fit check only")
+    parser.add_argument("--only", nargs="+", metavar="CASE", help="these cases (labels) only")
     parser.add_argument("--child")
     args = parser.parse_args()
     if args.child:
@@ -141,6 +144,8 @@ def main() -> None:
 
     cuda = torch.cuda.is_available()
     cases = [c for c in CASES if not args.quick or c[0] in ("cnn", "mlp_spirals")]
+    if args.only:
+        cases = [c for c in CASES if c[0] in args.only]
     if args.fit_only:
         cases = []
     precisions = PRECISIONS if cuda else ("fp32", "bf16")
