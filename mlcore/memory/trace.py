@@ -205,9 +205,13 @@ def _step(cfg: Config, spec: DataSpec, model: nn.Module, device: torch.device, p
     """The trainer's own step for this config: a GAN's (two optimizers, alternating
     phases), else SupervisedStep with the task's loss."""
     if cfg.model.name == "gan":
+        from mlcore.training.device import Placement
         from mlcore.training.gan_parts import build_gan_step
 
-        return build_gan_step(cfg, model, precision=step_precision(precision))[0]
+        # the placement's device type is autocast's: without it a GAN's real steps on CUDA
+        # would run under CPU autocast, that is in fp32
+        placement = Placement(device, "single")
+        return build_gan_step(cfg, model, placement, step_precision(precision))[0]
     task = make_task(spec.task, spec.num_classes, spec.target_dim, cfg.eval)
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
     return SupervisedStep(
