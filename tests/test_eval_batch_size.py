@@ -17,9 +17,9 @@ def _reports(data: dict, small: int, split: str) -> tuple[tuple, tuple]:
     parts = build_parts(validate({"data": data, "model": NET}))
     loader = parts.loaders[split]
     assert loader.batch_size == max(data["batch_size"], 256)
-    smaller = make_loader(getattr(parts.data, split), small, shuffle=False, seed=0)
+    device = parts.placement.device  # where the loaders keep the data (a GPU if there is one)
+    smaller = make_loader(getattr(parts.data, split), small, shuffle=False, seed=0, device=device)
     parts.model.eval()
-    device = parts.placement.device
     return (
         parts.task.evaluate(parts.model, loader, device),
         parts.task.evaluate(parts.model, smaller, device),
