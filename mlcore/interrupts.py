@@ -29,12 +29,29 @@ def _on_sigint(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
 
+def _on_unraisable(unraisable: Any) -> None:
+    """A KeyboardInterrupt raised while Python runs a weakref callback or a finalizer (an
+    import lock's clean-up, say: seen on a GPU machine while CUDA loaded) cannot propagate:
+    Python prints "Exception ignored in ..." with a traceback and goes on as if no Ctrl-C had
+    come. Deliver it again a moment later, from another thread: raised from here it would
+    fire inside this hook, and be ignored the same way."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        main = threading.main_thread().ident  # a real signal: it wakes a sleeping call too
+        threading.Timer(0.01, signal.pthread_kill, (main, signal.SIGINT)).start()
+        return
+    _previous_unraisablehook(unraisable)
+
+
+_previous_unraisablehook = sys.unraisablehook
+
+
 def catch_sigint() -> None:
     """Install the handler (main thread only; the trainer swaps in its own while it trains
     and puts this one back after)."""
     State.interrupted = State.exiting = False
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_sigint)
+        sys.unraisablehook = _on_unraisable
 
 
 @contextlib.contextmanager

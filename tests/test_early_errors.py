@@ -144,3 +144,33 @@ def test_ctrl_c_during_start_up_is_one_line_and_130(tmp_path):
         else:
             assert "holds no checkpoint" in last and not (run_dir / "checkpoints").exists()
     assert "before" in seen, seen  # the short delays interrupt start-up itself
+
+
+def test_ctrl_c_inside_a_weakref_callback_is_not_lost(tmp_path):
+    """Python cannot raise out of a weakref callback or finalizer: it prints "Exception
+    ignored in ..." and carries on. A Ctrl-C landing there (seen while CUDA loaded on a GPU
+    machine) must still stop the command, without a traceback."""
+    script = tmp_path / "lands_in_callback.py"
+    script.write_text(
+        "import signal, time, weakref\n"
+        "from mlcore import interrupts\n"
+        "interrupts.catch_sigint()\n"
+        "class A: pass\n"
+        "a = A()\n"
+        "def callback(_):\n"
+        "    signal.raise_signal(signal.SIGINT)  # the handler raises here, in the callback\n"
+        "ref = weakref.ref(a, callback)\n"
+        "try:\n"
+        "    del a\n"
+        "    time.sleep(30)\n"
+        "    print('not interrupted')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.stdout.strip() == "interrupted" and done.stderr == "", (done.stdout, done.stderr)
+    assert time.perf_counter() - t0 < 20  # the sleep was cut short, not waited out
