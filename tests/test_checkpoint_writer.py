@@ -14,7 +14,7 @@ from conftest import InterruptAt
 
 from mlcore import api
 from mlcore.errors import RunFailed
-from mlcore.training import trainer as trainer_module
+from mlcore.training import checkpoint_process
 from mlcore.training.checkpoint import checkpoint_bytes, write_checkpoint
 from mlcore.training.checkpoint_writer import CheckpointWriter
 from mlcore.training.trainer import Interrupted
@@ -26,6 +26,17 @@ MOONS = {
     "optimizer": {"name": "adam", "lr": 0.01},
     "trainer": {"epochs": 2, "device": "cpu"},
 }
+
+
+@pytest.fixture(params=["process", "training thread"])
+def serialized_by(request, monkeypatch):
+    """The trainer's checkpoints serialized by the child process (Linux) or on the training
+    thread (elsewhere): the same files and guarantees either way."""
+    if request.param == "training thread":
+        monkeypatch.setattr(checkpoint_process, "supported", lambda: False)
+    elif not checkpoint_process.supported():
+        pytest.skip("the checkpoint process is Linux only")
+    return request.param
 
 
 def test_checkpoint_bytes_do_not_follow_in_place_changes(tmp_path):
@@ -90,11 +101,13 @@ def test_a_failed_write_is_raised_in_the_caller_once():
     assert ran == [2]
 
 
-def test_a_failed_checkpoint_write_fails_the_run(tmp_path, write_config, monkeypatch):
+def test_a_failed_checkpoint_write_fails_the_run(
+    tmp_path, write_config, monkeypatch, serialized_by
+):
     def full_disk(path, data, same_as=None):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(trainer_module, "write_checkpoint", full_disk)
+    monkeypatch.setattr(checkpoint_process, "write_checkpoint", full_disk)
     with pytest.raises(RunFailed, match=r"last\.pt: cannot write the checkpoint .*No space left"):
         api.train(write_config(MOONS), run_dir=tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
@@ -102,7 +115,7 @@ def test_a_failed_checkpoint_write_fails_the_run(tmp_path, write_config, monkeyp
     assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
 
 
-def test_an_interrupt_leaves_a_loadable_last_checkpoint(tmp_path, write_config):
+def test_an_interrupt_leaves_a_loadable_last_checkpoint(tmp_path, write_config, serialized_by):
     with pytest.raises(Interrupted):
         api.train(write_config(MOONS), run_dir=tmp_path / "run", reporter=InterruptAt(20))
     run = tmp_path / "run"
@@ -113,26 +126,30 @@ def test_an_interrupt_leaves_a_loadable_last_checkpoint(tmp_path, write_config):
     assert summary["status"] == "interrupted" and summary["epochs_completed"] == 1
 
 
-def test_a_slow_write_saves_the_state_of_its_own_epoch(tmp_path, write_config, monkeypatch):
+def test_a_slow_write_saves_the_state_of_its_own_epoch(
+    tmp_path, write_config, monkeypatch, serialized_by
+):
     """The epoch-1 last.pt is written while epoch 2 trains; it must hold epoch 1's weights."""
     one, _ = api.train(
         write_config({**MOONS, "trainer": {"epochs": 1, "device": "cpu"}}),
         run_dir=tmp_path / "one",
     )
-    write, kept = trainer_module.write_checkpoint, {}
+    write, kept = checkpoint_process.write_checkpoint, tmp_path / "kept"
+    kept.mkdir()
 
-    def slow(path, data, same_as=None):
+    def slow(path, data, same_as=None):  # runs in the checkpoint process: keeps files
         time.sleep(0.15)  # epoch 2 trains meanwhile, changing the live tensors in place
         write(path, data, same_as)
         if path.name == "last.pt":
-            state = torch.load(path, weights_only=True)
-            kept.setdefault(state["epoch"], state)
+            epoch = torch.load(path, weights_only=True)["epoch"]
+            (kept / f"{epoch}.pt").write_bytes(data)
 
-    monkeypatch.setattr(trainer_module, "write_checkpoint", slow)
+    monkeypatch.setattr(checkpoint_process, "write_checkpoint", slow)
     api.train(write_config(MOONS), run_dir=tmp_path / "two")
     reference = torch.load(one.last, weights_only=True)
+    second = torch.load(kept / "2.pt", weights_only=True)
     for key in ("model", "optimizer"):
-        torch.testing.assert_close(kept[2][key], reference[key], rtol=0, atol=0)
+        torch.testing.assert_close(second[key], reference[key], rtol=0, atol=0)
     final = torch.load(tmp_path / "two" / "checkpoints" / "last.pt", weights_only=True)
     assert final["epoch"] == 3  # and epoch 2 did change the weights that kept[2] holds
     assert not all(torch.equal(final["model"][k], v) for k, v in reference["model"].items())
@@ -165,14 +182,14 @@ def test_no_write_is_in_flight_when_workers_are_forked(tmp_path, write_config, m
             writing_at_fork.append(writer_threads() > before)
             return super().__iter__()
 
-    write = trainer_module.write_checkpoint
+    write = checkpoint_process.write_checkpoint
 
     def slow(path, data, same_as=None):
         time.sleep(0.15)  # still writing when the next epoch would start its workers
         write(path, data, same_as)
 
     monkeypatch.setattr(loader_module, "DataLoader", Recording)
-    monkeypatch.setattr(trainer_module, "write_checkpoint", slow)
+    monkeypatch.setattr(checkpoint_process, "write_checkpoint", slow)
     tree = {
         "data": {"name": "image_folder", "root": str(tmp_path / "images"), "batch_size": 4,
                  "num_workers": 1, "split": {"train": 0.5, "val": 0.25, "test": 0.25}},

@@ -2,16 +2,13 @@
 
 On the digits MLP, writing last.pt (and summary.json) took about a third of each epoch,
 nearly all of it waiting for fsync: the disk, not the CPU. A writer thread does that wait
-while the next epoch trains. The trainer hands it bytes, not tensors: state_dict() tensors
-alias the live parameters and optimizer state, which the next step changes in place, so the
-checkpoint is serialized on the training thread (checkpoint.checkpoint_bytes, under a
-millisecond for that MLP). Serialized on the writer, it would hold the GIL in bursts that
-the training thread waits out each time it returns from a torch op (slower when measured).
-Measured again with a cheaper hand-over (tensors cloned on the training thread, 0.6 ms with
-state_dict, then torch.save on the writer straight into the temporary file, where torch
-writes the bytes and their CRC with the GIL released): still slower, by 0.3-0.4 ms an epoch on a
-loaded 2-core machine. Most of torch.save's time is pickling each tensor in Python (~20 us
-a tensor; this checkpoint has 25), which holds the GIL on whichever thread runs it.
+while the next epoch trains. What it is handed owns its data (checkpoint_process.Checkpointer
+prepares it): state_dict() tensors alias the live parameters and optimizer state, which the
+next step changes in place. Serializing on this thread does not help: most of torch.save's
+time is pickling in Python (~20 us a tensor), which holds the GIL the training thread
+needs whichever thread runs it (measured: no faster than on the training thread). So on
+Linux a child process serializes and writes, and this thread only waits for it; elsewhere
+the training thread serializes and this thread writes the bytes.
 
 At most one write is in flight: `submit` first waits for the previous one, so the files are
 written in the order they were submitted and last.pt never lags more than one epoch behind.

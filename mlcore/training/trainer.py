@@ -12,12 +12,8 @@ from mlcore.evaluation.model_stats import model_stat_columns, stat_columns
 from mlcore.evaluation.tasks import VAL_METRICS
 from mlcore.interrupts import stop_signals_handled
 from mlcore.training.build import Parts
-from mlcore.training.checkpoint import (
-    checkpoint_bytes,
-    rng_state,
-    set_rng_state,
-    write_checkpoint,
-)
+from mlcore.training.checkpoint import rng_state, set_rng_state
+from mlcore.training.checkpoint_process import Checkpointer, WriteFailed
 from mlcore.training.checkpoint_writer import CheckpointWriter
 from mlcore.training.device import from_rank0, unwrap
 from mlcore.training.gpu_memory import PeakMemory, describe_peaks, devices_used
@@ -73,6 +69,7 @@ class Trainer:
         self._stop_requested = False
         self._summary_due = 0.0  # monotonic time after which the next progress is written
         self.writer = CheckpointWriter()  # checkpoints are written while the next epoch trains
+        self.checkpointer = Checkpointer()  # ...and serialized by a child process (Linux)
         devices = devices_used(parts.placement)
         self.gpu_memory = PeakMemory(devices) if devices else None
         val = [f"val/{m}" for m in VAL_METRICS[parts.task.name]]
@@ -132,19 +129,17 @@ class Trainer:
         last.pt does not hold yet. fit() waits for the write before it returns or raises."""
         if self.run is None or not self.p.placement.is_main:
             return
-        self.writer.wait()  # first: the previous bytes are freed before these are made
-        data = checkpoint_bytes(self.state_dict())  # now: the next step changes the tensors
+        self.writer.wait()  # first: the previous write's buffer or bytes are free again
+        write_files = self.checkpointer.prepare(self.state_dict())  # now: steps change them
         paths = [self.run.checkpoint(name) for name in which]
         run = self.run
 
         def write() -> None:
-            written = None  # best.pt is linked to the last.pt just written (same bytes)
-            for path in paths:
-                try:
-                    write_checkpoint(path, data, same_as=written)
-                except OSError as err:  # a full disk, a removed directory: the run fails
-                    raise RunFailed(f"{path}: cannot write the checkpoint ({err})") from None
-                written = path
+            try:
+                write_files(paths)
+            except WriteFailed as err:  # a full disk, a removed directory: the run fails
+                path, reason = err.args
+                raise RunFailed(f"{path}: cannot write the checkpoint ({reason})") from None
             if summary is not None:
                 run.update_summary(**summary)
 
@@ -158,7 +153,10 @@ class Trainer:
         try:
             return self._fit()
         finally:
-            self.writer.close()
+            try:
+                self.writer.close()
+            finally:
+                self.checkpointer.close()
 
     def _fit(self) -> str:
         epochs = self.p.config.trainer.epochs

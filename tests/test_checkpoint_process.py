@@ -1,0 +1,181 @@
+"""Checkpoints serialized by a forked child process: the same files as torch.save on the
+training thread, staged before the next step changes the tensors, and a child that never
+outlives, blocks or loses a write of the trainer that started it."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import time
+
+import pytest
+import torch
+
+from mlcore.training import checkpoint_process as cp
+from mlcore.training.checkpoint import checkpoint_bytes, load_checkpoint
+
+pytestmark = pytest.mark.skipif(not cp.supported(), reason="the checkpoint process is Linux only")
+
+
+def odd_state() -> dict:
+    """What checkpoints hold, and the tensors that are easy to get wrong."""
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    opt = torch.optim.Adam(model.parameters())
+    model(torch.randn(5, 3)).sum().backward()
+    opt.step()
+    wide = torch.arange(12.0).reshape(3, 4)
+    return {
+        "model": model.state_dict(),  # an OrderedDict with _metadata
+        "optimizer": opt.state_dict(),  # int keys, 0-d step tensors, param_groups
+        "rng": (3, torch.arange(5, dtype=torch.int64), None),
+        "transposed": wide.t(),  # not contiguous
+        "slice": wide[1],  # a view into a bigger storage
+        "empty": torch.empty(0, 3),
+        "flags": torch.tensor([True, False]),
+        "half": torch.ones(2, dtype=torch.float16),
+        "scalar": torch.tensor(7),
+        "plain": {"epoch": 3, "name": "x", "values": [1.5, None]},
+    }
+
+
+def assert_same(a, b) -> None:
+    assert type(a) is type(b)
+    if isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+    elif isinstance(a, dict):
+        assert list(a) == list(b)
+        assert getattr(a, "__dict__", {}) == getattr(b, "__dict__", {})  # state_dict metadata
+        for key in a:
+            assert_same(a[key], b[key])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_same(x, y)
+    else:
+        assert a == b
+
+
+def reference(state: dict) -> dict:
+    return torch.load(io.BytesIO(checkpoint_bytes(state)), weights_only=True)
+
+
+def test_the_child_writes_what_torch_save_would(tmp_path):
+    state = odd_state()
+    writer = cp.Checkpointer()
+    last, best = tmp_path / "last.pt", tmp_path / "best.pt"
+    writer.prepare(state)([last, best])
+    assert writer.process is not None and writer.process.alive  # it did run in the child
+    assert_same(load_checkpoint(last), reference(state))
+    assert best.stat().st_ino == last.stat().st_ino  # best.pt a link to last.pt, as before
+    writer.close()
+
+
+def test_the_state_is_taken_when_staged_not_when_written(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    writer = cp.Checkpointer()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    write = writer.prepare({"model": model.state_dict()})
+    with torch.no_grad():
+        model.weight.add_(1.0)  # the next training step, before the child has written
+    write([tmp_path / "last.pt"])
+    saved = load_checkpoint(tmp_path / "last.pt")["model"]
+    assert all(torch.equal(saved[k], v) for k, v in before.items())
+    writer.close()
+
+
+def test_a_state_that_grows_gets_a_bigger_buffer(tmp_path):
+    writer = cp.Checkpointer()
+    writer.prepare({"w": torch.zeros(10)})([tmp_path / "a.pt"])
+    first = writer.process
+    big = {"w": torch.arange(1e6)}  # 8 MB: more than the first buffer's room to grow
+    writer.prepare(big)([tmp_path / "b.pt"])
+    assert writer.process is not first and not first.alive
+    assert_same(load_checkpoint(tmp_path / "b.pt"), reference(big))
+    writer.close()
+
+
+def test_a_killed_child_loses_no_checkpoint(tmp_path):
+    writer = cp.Checkpointer()
+    writer.prepare({"w": torch.zeros(3)})([tmp_path / "a.pt"])
+    os.kill(writer.process.pid, signal.SIGKILL)
+    state = {"w": torch.arange(3.0)}
+    writer.prepare(state)([tmp_path / "b.pt"])  # written from the parent's copy of the buffer
+    assert_same(load_checkpoint(tmp_path / "b.pt"), reference(state))
+    writer.prepare(state)([tmp_path / "c.pt"])  # and the next one by a new child
+    assert writer.process.alive
+    assert_same(load_checkpoint(tmp_path / "c.pt"), reference(state))
+    writer.close()
+
+
+def test_ctrl_c_to_the_process_group_leaves_the_child_writing(tmp_path):
+    writer = cp.Checkpointer()
+    writer.prepare({"w": torch.zeros(3)})([tmp_path / "a.pt"])
+    os.kill(writer.process.pid, signal.SIGINT)
+    os.kill(writer.process.pid, signal.SIGTERM)
+    writer.prepare({"w": torch.ones(3)})([tmp_path / "b.pt"])
+    assert writer.process.alive and torch.equal(
+        load_checkpoint(tmp_path / "b.pt")["w"], torch.ones(3)
+    )
+    writer.close()
+
+
+def test_a_failed_write_names_the_file_and_the_reason(tmp_path, monkeypatch):
+    def full_disk(path, data, same_as=None):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cp, "write_checkpoint", full_disk)  # before the fork: the child has it
+    writer = cp.Checkpointer()
+    with pytest.raises(cp.WriteFailed) as failed:
+        writer.prepare({"w": torch.zeros(3)})([tmp_path / "last.pt"])
+    assert failed.value.args[0] == str(tmp_path / "last.pt")
+    assert "No space left" in failed.value.args[1]
+    writer.close()
+
+
+def test_close_is_not_held_up_by_processes_forked_since(tmp_path):
+    """A DataLoader's workers, forked after the child, hold its pipe's write end open too:
+    the child is told to end rather than left to see the pipe close."""
+    writer = cp.Checkpointer()
+    writer.prepare({"w": torch.zeros(3)})([tmp_path / "a.pt"])
+    holder = os.fork()
+    if holder == 0:  # a worker that holds every descriptor for a while
+        time.sleep(10)
+        os._exit(0)
+    try:
+        t0 = time.perf_counter()
+        writer.close()
+        assert time.perf_counter() - t0 < 5
+    finally:
+        os.kill(holder, signal.SIGKILL)
+        os.waitpid(holder, 0)
+
+
+def test_without_the_process_the_files_are_the_same(tmp_path):
+    state = odd_state()
+    writer = cp.Checkpointer(use_process=False)
+    writer.prepare(state)([tmp_path / "last.pt"])
+    assert writer.process is None
+    assert_same(load_checkpoint(tmp_path / "last.pt"), reference(state))
+
+
+def children() -> set[int]:
+    pids: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as f:
+            pids.update(int(pid) for pid in f.read().split())
+    return pids
+
+
+def test_a_run_ends_its_checkpoint_process(tmp_path, write_config):
+    from mlcore import api
+
+    tree = {
+        "data": {"name": "moons", "n_samples": 200, "batch_size": 32},
+        "model": {"name": "mlp", "hidden": [8]},
+        "trainer": {"epochs": 2, "device": "cpu"},
+    }
+    before = children()
+    run, summary = api.train(write_config(tree), run_dir=tmp_path / "run")
+    assert summary["status"] == "completed" and run.last.is_file()
+    assert children() == before  # ended and reaped: no zombie either
