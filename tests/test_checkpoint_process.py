@@ -60,9 +60,16 @@ def reference(state: dict) -> dict:
     return torch.load(io.BytesIO(checkpoint_bytes(state)), weights_only=True)
 
 
+def started() -> cp.Checkpointer:
+    writer = cp.Checkpointer()
+    writer.start()
+    assert writer.process is not None and writer.process.alive
+    return writer
+
+
 def test_the_child_writes_what_torch_save_would(tmp_path):
     state = odd_state()
-    writer = cp.Checkpointer()
+    writer = started()
     last, best = tmp_path / "last.pt", tmp_path / "best.pt"
     writer.prepare(state)([last, best])
     assert writer.process is not None and writer.process.alive  # it did run in the child
@@ -73,7 +80,7 @@ def test_the_child_writes_what_torch_save_would(tmp_path):
 
 def test_the_state_is_taken_when_staged_not_when_written(tmp_path):
     model = torch.nn.Linear(3, 2)
-    writer = cp.Checkpointer()
+    writer = started()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     write = writer.prepare({"model": model.state_dict()})
     with torch.no_grad():
@@ -85,31 +92,34 @@ def test_the_state_is_taken_when_staged_not_when_written(tmp_path):
 
 
 def test_a_state_that_grows_gets_a_bigger_buffer(tmp_path):
-    writer = cp.Checkpointer()
+    writer = started()
     writer.prepare({"w": torch.zeros(10)})([tmp_path / "a.pt"])
-    first = writer.process
-    big = {"w": torch.arange(1e6)}  # 8 MB: more than the first buffer's room to grow
+    first = writer.process.buffer
+    big = {"w": torch.arange(1e6, dtype=torch.float64)}  # 8 MB: beyond the room to grow
     writer.prepare(big)([tmp_path / "b.pt"])
-    assert writer.process is not first and not first.alive
+    assert writer.process.buffer is not first and len(writer.process.buffer) > 8e6
     assert_same(load_checkpoint(tmp_path / "b.pt"), reference(big))
+    small = {"w": torch.ones(3), "v": torch.ones(2, dtype=torch.int64)}  # fits: same buffer
+    writer.prepare(small)([tmp_path / "c.pt"])
+    assert_same(load_checkpoint(tmp_path / "c.pt"), reference(small))
     writer.close()
 
 
 def test_a_killed_child_loses_no_checkpoint(tmp_path):
-    writer = cp.Checkpointer()
+    writer = started()
     writer.prepare({"w": torch.zeros(3)})([tmp_path / "a.pt"])
     os.kill(writer.process.pid, signal.SIGKILL)
     state = {"w": torch.arange(3.0)}
     writer.prepare(state)([tmp_path / "b.pt"])  # written from the parent's copy of the buffer
     assert_same(load_checkpoint(tmp_path / "b.pt"), reference(state))
-    writer.prepare(state)([tmp_path / "c.pt"])  # and the next one by a new child
-    assert writer.process.alive
+    assert not writer.process.alive  # reaped; the rest of the run serializes in the parent
+    writer.prepare(state)([tmp_path / "c.pt"])
     assert_same(load_checkpoint(tmp_path / "c.pt"), reference(state))
     writer.close()
 
 
 def test_ctrl_c_to_the_process_group_leaves_the_child_writing(tmp_path):
-    writer = cp.Checkpointer()
+    writer = started()
     writer.prepare({"w": torch.zeros(3)})([tmp_path / "a.pt"])
     os.kill(writer.process.pid, signal.SIGINT)
     os.kill(writer.process.pid, signal.SIGTERM)
@@ -125,7 +135,7 @@ def test_a_failed_write_names_the_file_and_the_reason(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(cp, "write_checkpoint", full_disk)  # before the fork: the child has it
-    writer = cp.Checkpointer()
+    writer = started()
     with pytest.raises(cp.WriteFailed) as failed:
         writer.prepare({"w": torch.zeros(3)})([tmp_path / "last.pt"])
     assert failed.value.args[0] == str(tmp_path / "last.pt")
@@ -154,6 +164,7 @@ def test_close_is_not_held_up_by_processes_forked_since(tmp_path):
 def test_without_the_process_the_files_are_the_same(tmp_path):
     state = odd_state()
     writer = cp.Checkpointer(use_process=False)
+    writer.start()
     writer.prepare(state)([tmp_path / "last.pt"])
     assert writer.process is None
     assert_same(load_checkpoint(tmp_path / "last.pt"), reference(state))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -30,8 +31,12 @@ def checkpoint_bytes(state: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def write_checkpoint(path: Path, data: bytes, same_as: Path | None = None) -> None:
-    """`same_as`: a checkpoint file just written with the same `data` (last.pt, when best.pt
+def write_checkpoint(
+    path: Path, data: bytes | Callable[[BinaryIO], Any], same_as: Path | None = None
+) -> None:
+    """`data`: the file's bytes, or a function that writes them to a file object (the
+    checkpoint process calls torch.save into the file itself).
+    `same_as`: a checkpoint file just written with the same `data` (last.pt, when best.pt
     follows it). `path` becomes a hard link to it: one write and one fsync instead of two, on
     the thread whose disk and CPU work slows the training beside it. Safe because checkpoint
     files are only ever replaced, never changed in place: the next last.pt is a new file and
@@ -43,7 +48,7 @@ def write_checkpoint(path: Path, data: bytes, same_as: Path | None = None) -> No
             return
         except OSError:  # FAT, some network and FUSE filesystems
             pass
-    atomic_write_bytes(path, lambda f: f.write(data))
+    atomic_write_bytes(path, data if callable(data) else lambda f: f.write(data))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

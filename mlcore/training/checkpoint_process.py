@@ -1,23 +1,27 @@
-"""Checkpoints serialized and written by a forked process, off the training thread's GIL.
+"""Checkpoints serialized and written by a child process, off the training thread's GIL.
 
 torch.save pickles every tensor and every small value of a checkpoint in Python code that
 holds the GIL, on whichever thread runs it: from the background writer thread it still
 stopped the training thread (~1.6 ms an epoch on the digits MLP, whose epochs take ~21 ms).
-So the training thread only copies the state's tensors into a buffer shared with a child
+So the training thread only copies the state's tensors into memory shared with a child
 process (one call for all of them; 0.11 ms with the walk over the state for that MLP's 26
 tensors, against 0.96 ms for torch.save), and the writer thread sends the child the rest
 of the state, plainly pickled (25 us). The child rebuilds each tensor as a view of its
-bytes in the buffer and calls the same torch.save and atomic write
-(checkpoint.write_checkpoint) as before: the file is what it was, and loads with
-weights_only=True as before.
+bytes in the shared memory and calls the same torch.save and atomic write
+(checkpoint.write_checkpoint) as before, straight into the file: the file is what it was,
+and loads with weights_only=True as before.
 
-Linux only: the child is forked (ready at once; a spawned one would spend seconds importing
-torch) and forking is unsafe where system frameworks keep threads of their own (macOS).
-Elsewhere, or if the child cannot be started, checkpoints are serialized on the training
-thread as before (checkpoint.checkpoint_bytes). The child only runs pickle, torch.save of
-CPU tensors and file writes, single-threaded; it ignores SIGINT and SIGTERM (the trainer
-stops by finishing the write in flight) and ends when the parent tells it to, or dies.
-One buffer, one write at a time: the trainer waits for a write before staging the next.
+Linux only. The child is forked when training starts (ready at once; a spawned one would
+spend seconds importing torch), before the first batch: a child forked later kept the
+pages of everything the training had allocated by then, as the parent rewrote them (160 MB
+within 10 s on the segnet; forked at the start, 14 MB). The shared memory is a memfd the
+size of the state, made at the first checkpoint and handed over with it (a new one if the
+state grows). Elsewhere, or if the child cannot be started, or dies, checkpoints are
+serialized on the training thread as before (checkpoint.checkpoint_bytes). The child runs
+pickle, torch.save of CPU tensors and file writes, single-threaded; it ignores SIGINT and
+SIGTERM (the trainer stops by finishing the write in flight) and ends when told to, or when
+the parent is gone. One buffer, one write at a time: the trainer waits for a write before
+staging the next.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ import mmap
 import os
 import pickle
 import signal
+import socket
 import struct
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +45,8 @@ import torch
 from mlcore.training.checkpoint import checkpoint_bytes, write_checkpoint
 
 ALIGN = 64  # each tensor's bytes start on a cache line
-_HEADER = struct.Struct("<Q")  # the length of each message on the pipes
+ROOM = 1 << 20  # a new buffer's room to grow beyond the state it is made for
+_HEADER = struct.Struct("<Q")  # the length of each message on the socket
 
 
 class _Slot:
@@ -59,9 +66,10 @@ class WriteFailed(Exception):  # noqa: N818 - a file could not be written: (path
 
 
 def supported() -> bool:
-    return sys.platform.startswith("linux") and hasattr(os, "fork")
+    return sys.platform.startswith("linux") and hasattr(os, "memfd_create")
 
 
+# -- the state, split into tensors and the rest ------------------------------------------------
 def _split(state: Any, tensors: list[torch.Tensor]) -> Any:
     """The state with each tensor replaced by a _Slot, the tensors appended to `tensors`
     in order. Called every epoch on the training thread: the plain types are checked
@@ -76,6 +84,15 @@ def _split(state: Any, tensors: list[torch.Tensor]) -> Any:
         return _Slot(len(tensors) - 1)
     if isinstance(state, (dict, list, tuple)):  # OrderedDict, named tuples: keep their type
         return _same_kind(state, [_split(value, tensors) for value in _values(state)])
+    return state
+
+
+def _rebuild(state: Any, tensors: list[torch.Tensor]) -> Any:
+    """The inverse of _split."""
+    if isinstance(state, _Slot):
+        return tensors[state.index]
+    if isinstance(state, (dict, list, tuple)):
+        return _same_kind(state, [_rebuild(value, tensors) for value in _values(state)])
     return state
 
 
@@ -110,13 +127,8 @@ def _places(tensors: list[torch.Tensor]) -> list[tuple[int, int, str, tuple[int,
     return places
 
 
-def _rebuild(state: Any, tensors: list[torch.Tensor]) -> Any:
-    """The inverse of _split."""
-    if isinstance(state, _Slot):
-        return tensors[state.index]
-    if isinstance(state, (dict, list, tuple)):
-        return _same_kind(state, [_rebuild(value, tensors) for value in _values(state)])
-    return state
+def _size(places: list) -> int:
+    return places[-1][0] + places[-1][1] if places else 0
 
 
 def _views(buffer: Any, places: list) -> list[torch.Tensor]:
@@ -133,77 +145,93 @@ def _views(buffer: Any, places: list) -> list[torch.Tensor]:
     return views
 
 
-def _write_files(data: bytes, paths: list[Path]) -> None:
-    written = None  # best.pt is linked to the last.pt just written (same bytes)
+def _write_files(write: bytes | Callable, paths: list[Path]) -> None:
+    """The checkpoint (its bytes, or a function writing them to a file) to each path:
+    best.pt is linked to the last.pt just written."""
+    written = None
     for path in paths:
         try:
-            write_checkpoint(path, data, same_as=written)
+            write_checkpoint(path, write, same_as=written)
         except OSError as err:  # a full disk, a removed directory
             raise WriteFailed(str(path), str(err)) from None
         written = path
 
 
-def _send(fd: int, obj: Any) -> None:
+def _write_staged(buffer: Any, skeleton: Any, places: list, paths: list[Path]) -> None:
+    state = _rebuild(skeleton, _views(buffer, places))
+    _write_files(lambda f: torch.save(state, f), paths)  # straight to the file: no copy
+
+
+# -- messages -------------------------------------------------------------------------------
+def _send(sock: socket.socket, obj: Any, fd: int | None = None) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(_HEADER.pack(len(data)) + data)
-    while view:
-        view = view[os.write(fd, view) :]
+    message = _HEADER.pack(len(data)) + data
+    if fd is None:
+        sock.sendall(message)
+        return
+    sent = socket.send_fds(sock, [message], [fd])  # the descriptor rides on the first byte
+    if sent < len(message):
+        sock.sendall(message[sent:])
 
 
-def _receive(fd: int) -> Any:
-    """The next message, or EOFError when the other side has closed its end."""
-
-    def exactly(n: int) -> bytes:
-        chunks, left = [], n
-        while left:
-            chunk = os.read(fd, left)
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-
-    (length,) = _HEADER.unpack(exactly(_HEADER.size))
-    return pickle.loads(exactly(length))
+def _receive(sock: socket.socket) -> tuple[Any, int | None]:
+    """The next message and the descriptor sent with it (if any); EOFError when the other
+    side is gone."""
+    header, fds, _, _ = socket.recv_fds(sock, _HEADER.size, 1)
+    if not header:
+        raise EOFError
+    header += _exactly(sock, _HEADER.size - len(header))
+    (length,) = _HEADER.unpack(header)
+    return pickle.loads(_exactly(sock, length)), (fds[0] if fds else None)
 
 
+def _exactly(sock: socket.socket, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = sock.recv(n)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+# -- the two sides --------------------------------------------------------------------------
 class CheckpointProcess:
-    """A child process that writes checkpoints staged in a buffer shared with it."""
+    """A child process that writes checkpoints staged in memory shared with it."""
 
-    def __init__(self, capacity: int):
-        self.capacity = capacity
-        self.buffer = mmap.mmap(-1, capacity)  # anonymous and shared: the child sees it
-        self._signature: list = []  # (dtype, shape) of each tensor last staged
-        self._places: list = []  # and where each lies in the buffer
-        self._targets: list[torch.Tensor] = []  # views of those places, to copy into
+    def __init__(self) -> None:
         checkpoint_bytes({"warm": torch.zeros(1)})  # torch.save's lazy imports, made here
-        jobs_read, self._jobs = os.pipe()
-        self._results, results_write = os.pipe()
+        self.buffer: mmap.mmap | None = None
+        self._new_fd: int | None = None  # a new buffer's memfd, for the child with the next job
+        self._places: list = []  # where each tensor lies in the buffer
+        self._signature: list = []  # (dtype, shape) of each tensor staged with _places
+        self._targets: list[torch.Tensor] = []  # views of those places, to copy into
+        self._sock, child_sock = socket.socketpair()
         with warnings.catch_warnings():  # Python 3.12+: "multi-threaded, fork() may deadlock"
             warnings.simplefilter("ignore", DeprecationWarning)
             self.pid = os.fork()
         if self.pid == 0:  # the child: serve, then leave without running the parent's exit code
             code = 1
             try:
-                _close_all_but(jobs_read, results_write)
-                code = _serve(jobs_read, results_write, self.buffer)
+                _close_all_but(child_sock.fileno())
+                code = _serve(child_sock)
             finally:
                 os._exit(code)
-        os.close(jobs_read)
-        os.close(results_write)
+        child_sock.close()
 
     @property
     def alive(self) -> bool:
         return self.pid > 0
 
-    def stage(self, skeleton: Any, tensors: list[torch.Tensor]) -> tuple | None:
-        """Copy `tensors` into the buffer; the message for `write`, or None when they do
-        not fit (nothing copied: a bigger buffer is needed)."""
+    def stage(self, skeleton: Any, tensors: list[torch.Tensor]) -> tuple:
+        """Copy `tensors` into the buffer (a new one when they do not fit); the message for
+        `write`."""
         signature = [(t.dtype, t.shape) for t in tensors]
         if signature != self._signature:  # the first time, or the state changed shape
             places = _places(tensors)
-            if places and places[-1][0] + places[-1][1] > self.capacity:
-                return None
+            if self.buffer is None or _size(places) > len(self.buffer):
+                self._new_buffer(_size(places) + ROOM)
             self._signature, self._places = signature, places
             self._targets = _views(self.buffer, places)
         with torch.no_grad():
@@ -214,75 +242,96 @@ class CheckpointProcess:
                     target.copy_(tensor)
         return skeleton, self._places
 
+    def _new_buffer(self, size: int) -> None:
+        fd = os.memfd_create("mlcore-checkpoint", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(fd, size)
+            buffer = mmap.mmap(fd, size)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._discard_new_fd()  # a buffer made but never sent: replaced before its write
+        self._targets = []
+        if self.buffer is not None:
+            self.buffer.close()
+        self.buffer, self._new_fd = buffer, fd
+
+    def _discard_new_fd(self) -> None:
+        if self._new_fd is not None:
+            os.close(self._new_fd)
+            self._new_fd = None
+
     def write(self, message: tuple, paths: list[Path]) -> None:
         """Have the child serialize the staged state and write it to `paths` (best.pt as a
         link to last.pt); block until it has. WriteFailed (path, reason) if a file could not
         be written. If the child has died, the staged state is written from here."""
         try:
-            _send(self._jobs, (*message, [str(p) for p in paths]))
-            result = _receive(self._results)
+            if self._new_fd is not None:  # the child maps each new buffer once
+                _send(self._sock, ("buffer", len(self.buffer)), self._new_fd)
+                self._discard_new_fd()
+            _send(self._sock, ("write", *message, [str(p) for p in paths]))
+            result, _ = _receive(self._sock)
         except (OSError, EOFError):  # the child is gone (killed): the bytes are still here
             self.close()
-            _write_files(_serialize(self.buffer, *message), paths)
+            _write_staged(self.buffer, *message, paths)
             return
         if result is not None:
             raise WriteFailed(*result)
 
     def close(self) -> None:
         """End the child after the write in flight (if any) and reap it. Told to, not left to
-        notice the pipe's end: worker processes that a DataLoader forked since hold that end
+        notice the socket's end: worker processes that a DataLoader forked since hold it
         open too."""
         if self.pid <= 0:
             return
         with contextlib.suppress(OSError):
-            _send(self._jobs, None)
-        for fd in (self._jobs, self._results):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            _send(self._sock, None)
+        self._sock.close()
+        self._discard_new_fd()
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
         self.pid = -1
 
 
-def _serialize(buffer: Any, skeleton: Any, places: list) -> bytes:
-    """The checkpoint file's bytes, from a staged state."""
-    return checkpoint_bytes(_rebuild(skeleton, _views(buffer, places)))
-
-
-def _close_all_but(*keep: int) -> None:
+def _close_all_but(keep: int) -> None:
     """In the child: close every inherited descriptor but stdio and `keep` (a DDP rank's
     sockets, the launcher's pipes: their other ends must see them close with the parent)."""
-    start = 3
-    for fd in sorted(keep):
-        os.closerange(start, fd)
-        start = fd + 1
-    os.closerange(start, os.sysconf("SC_OPEN_MAX"))
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
 
 
-def _serve(jobs: int, results: int, buffer: Any) -> int:
-    """The child's loop: each job is (skeleton, places, paths), None to end; the answer
-    None, or (path, reason) for a file that could not be written."""
+def _serve(sock: socket.socket) -> int:
+    """The child's loop. Messages: ("buffer", size) with a memfd to map; ("write", skeleton,
+    places, paths), answered None, or (path, reason) for a file that could not be written;
+    None to end."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the parent decides when this one ends
     gc.freeze()  # never collect the parent's objects here (a CUDA tensor's finalizer, say)
     torch.set_num_threads(1)  # never OpenMP after a fork
+    buffer = None
     while True:
         try:
-            job = _receive(jobs)
+            message, fd = _receive(sock)
         except EOFError:  # the parent is gone
             return 0
-        if job is None:
+        if message is None:
             return 0
-        skeleton, places, paths = job
+        if message[0] == "buffer":
+            if buffer is not None:
+                buffer.close()
+            buffer = mmap.mmap(fd, message[1])
+            os.close(fd)
+            continue
+        _, skeleton, places, paths = message
         try:
-            _write_files(_serialize(buffer, skeleton, places), [Path(p) for p in paths])
+            _write_staged(buffer, skeleton, places, [Path(p) for p in paths])
             answer = None
         except WriteFailed as err:
             answer = err.args
         except Exception as err:  # noqa: BLE001 - told to the parent, which raises it
             answer = ("(checkpoint process)", f"{type(err).__name__}: {err}")
         try:
-            _send(results, answer)
+            _send(sock, answer)
         except OSError:  # the parent is gone
             return 0
 
@@ -295,33 +344,28 @@ class Checkpointer:
         self.use_process = supported() if use_process is None else use_process
         self.process: CheckpointProcess | None = None
 
-    def prepare(self, state: dict[str, Any]):
+    def start(self) -> None:
+        """Fork the child now, before training allocates (see the module's docstring)."""
+        if self.use_process and self.process is None:
+            try:
+                self.process = CheckpointProcess()
+            except OSError:  # no fork, no socket: serialize here
+                self.use_process = False
+
+    def prepare(self, state: dict[str, Any]) -> Callable[[list[Path]], None]:
         """A function of the paths that writes this state to them (on the writer thread).
         Call it only once the previous one has returned: they share one buffer."""
-        message = self._stage(state) if self.use_process else None
-        if message is None:
-            data = checkpoint_bytes(state)  # now: the next step changes the tensors
-            return lambda paths: _write_files(data, paths)
-        process = self.process
-        return lambda paths: process.write(message, paths)
-
-    def _stage(self, state: dict[str, Any]) -> tuple | None:
-        tensors: list[torch.Tensor] = []
-        skeleton = _split(state, tensors)
-        try:
-            if self.process is not None and self.process.alive:
-                message = self.process.stage(skeleton, tensors)
-                if message is not None:
-                    return message
-                self.process.close()  # the state has grown: a bigger buffer
-            places = _places(tensors)
-            size = places[-1][0] + places[-1][1] if places else 0
-            self.process = CheckpointProcess(size + (1 << 20))  # + room to grow a little
-            return self.process.stage(skeleton, tensors)
-        except (OSError, TypeError):  # no fork, no shared memory, a tensor it cannot stage
-            self.close()
-            self.use_process = False
-            return None
+        process = self.process if self.process is not None and self.process.alive else None
+        if process is not None:
+            tensors: list[torch.Tensor] = []
+            skeleton = _split(state, tensors)
+            try:
+                message = process.stage(skeleton, tensors)
+                return lambda paths: process.write(message, paths)
+            except (OSError, TypeError):  # no shared memory, a tensor it cannot stage
+                self.close()
+        data = checkpoint_bytes(state)  # now: the next step changes the tensors
+        return lambda paths: _write_files(data, paths)
 
     def close(self) -> None:
         if self.process is not None:

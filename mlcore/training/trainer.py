@@ -160,6 +160,8 @@ class Trainer:
 
     def _fit(self) -> str:
         epochs = self.p.config.trainer.epochs
+        if self.run is not None and self.p.placement.is_main:
+            self.checkpointer.start()  # before the first batch allocates anything
         with self._catch_signals():
             while self.epoch <= epochs:
                 if self.gpu_memory is not None:
