@@ -190,3 +190,10 @@ def test_a_run_ends_its_checkpoint_process(tmp_path, write_config):
     run, summary = api.train(write_config(tree), run_dir=tmp_path / "run")
     assert summary["status"] == "completed" and run.last.is_file()
     assert children() == before  # ended and reaped: no zombie either
+
+
+def test_a_state_without_tensors(tmp_path):
+    writer = started()
+    writer.prepare({"epoch": 1, "rows": [1, 2]})([tmp_path / "a.pt"])
+    assert load_checkpoint(tmp_path / "a.pt") == {"epoch": 1, "rows": [1, 2]}
+    writer.close()

@@ -235,7 +235,7 @@ class CheckpointProcess:
             self._signature, self._places = signature, places
             self._targets = _views(self.buffer, places)
         with torch.no_grad():
-            if all(t.device.type == "cpu" for t in tensors):
+            if tensors and all(t.device.type == "cpu" for t in tensors):
                 torch._foreach_copy_(self._targets, tensors)  # one call for them all
             else:  # a GPU's tensors: each copy_ brings its tensor over (and waits for it)
                 for target, tensor in zip(self._targets, tensors):
@@ -253,7 +253,8 @@ class CheckpointProcess:
         self._discard_new_fd()  # a buffer made but never sent: replaced before its write
         self._targets = []
         if self.buffer is not None:
-            self.buffer.close()
+            with contextlib.suppress(BufferError):  # a view still alive: unmapped with it
+                self.buffer.close()
         self.buffer, self._new_fd = buffer, fd
 
     def _discard_new_fd(self) -> None:
