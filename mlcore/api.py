@@ -302,6 +302,11 @@ def evaluate_run(
     run = RunDir(Path(run_path))
     state = load_checkpoint(run.checkpoint(checkpoint))
     cfg = load_config(run.config)
+    if cfg.model.name == "gan" and split != "test":  # eval_<split>.json would say it was read
+        raise MlcoreError(
+            f"--split {split}: a GAN is judged on samples it generates, not on a data split; "
+            "leave --split out"
+        )
     cfg = cfg.replace(trainer=_cpu_if_needed(cfg))
     parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"], cache=run.path)
     check_same_data(run_path, state, parts)

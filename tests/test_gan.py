@@ -146,6 +146,9 @@ def test_gan_run_directory_eval_and_sample(tmp_path, write_config, cli):
     assert "discriminator_optimizer" in state["step_state"]
     result = cli("eval", run.path, "--json")
     assert result.code == 0 and json.loads(result.out)["task"] == "generation"
+    result = cli("eval", run.path, "--split", "val")  # no split is read: not labelled one
+    assert result.code == 2 and "--split val: a GAN is judged on samples" in result.err
+    assert len(result.err.strip().splitlines()) == 1 and not (run.path / "eval_val.json").exists()
     out = tmp_path / "s.csv"
     result = cli("sample", run.path, "-n", "50", "--out", out, "--seed", "3")
     assert result.code == 0, result.err
