@@ -6,6 +6,7 @@ Nothing is written before the config and the parts it builds are known to be val
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -85,13 +86,13 @@ def train(
             if parts.placement.is_main:
                 write_eval_plots(run.path, test, parts)
     except (Interrupted, KeyboardInterrupt):  # a second Ctrl-C: last.pt is the previous one
-        _finish(run, trainer, "interrupted", elapsed())
+        _finish_ended(run, trainer, "interrupted", elapsed())
         raise Interrupted(run.path) from None
     except Exception as err:  # the run must never stay "running" after it has ended
-        _finish(run, trainer, "failed", elapsed(), error=f"{type(err).__name__}: {err}")
+        _finish_ended(run, trainer, "failed", elapsed(), error=f"{type(err).__name__}: {err}")
         raise
     except SystemExit:  # the console's reader went away (`| head`): Rich exits; resumable
-        _finish(run, trainer, "interrupted", elapsed())
+        _finish_ended(run, trainer, "interrupted", elapsed())
         raise
     summary = _finish(run, trainer, status, elapsed(), test=test)
     return run, summary
@@ -240,19 +241,31 @@ def test_report(parts: Parts, run: RunDir) -> dict[str, Any]:
     return {"split": "test", "checkpoint": "best", "epoch": state["epoch"] - 1, **report}
 
 
+def _finish_ended(
+    run: RunDir, trainer: Trainer, status: str, duration: float, **extra: Any
+) -> None:
+    """_finish for a run already ending on an error or an interrupt: the disk that failed
+    it (full, removed) fails these writes too, and what ended the run is the one thing to
+    tell, in one line, not an OSError from here in its place."""
+    with contextlib.suppress(OSError):
+        _finish(run, trainer, status, duration, **extra)
+
+
 def _finish(
     run: RunDir, trainer: Trainer, status: str, duration: float, **extra: Any
 ) -> dict[str, Any]:
     if not trainer.p.placement.is_main:
         return {}
     rows = run.read_metrics()
-    plot_curves(
-        rows,
-        run.plots,
-        title=trainer.p.config.run.name,
-        layer_names=layer_labels(trainer.p.model),
-        best=trainer.best_summary(),
-    )
+    # The curves are drawn from metrics.csv; on a full disk the status below matters more.
+    with contextlib.suppress(OSError):
+        plot_curves(
+            rows,
+            run.plots,
+            title=trainer.p.config.run.name,
+            layer_names=layer_labels(trainer.p.model),
+            best=trainer.best_summary(),
+        )
     fields = {
         "status": status,
         "epochs_completed": trainer.epoch - 1,

@@ -116,6 +116,33 @@ def test_a_failed_checkpoint_write_fails_the_run(
     assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
 
 
+@pytest.mark.parametrize("summary_fails", [False, True])
+def test_a_full_disk_fails_the_run_in_one_line_even_if_the_plots_fail_too(
+    tmp_path, write_config, monkeypatch, summary_fails
+):
+    """The disk that refused last.pt refuses the curves' PNGs next (seen on a full tmpfs):
+    that must not replace the run's error with a traceback and leave it `running`."""
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint_process, "write_checkpoint", full_disk)
+    monkeypatch.setattr(api, "plot_curves", full_disk)
+    if summary_fails:  # ...and summary.json: nothing can record it, the error is still told
+        real = api.RunDir.update_summary
+
+        def update(self, **fields):
+            if fields.get("status") == "failed":
+                full_disk()
+            return real(self, **fields)
+
+        monkeypatch.setattr(api.RunDir, "update_summary", update)
+    with pytest.raises(RunFailed, match=r"last\.pt: cannot write the checkpoint .*No space left"):
+        api.train(write_config(MOONS), run_dir=tmp_path / "run")
+    status = json.loads((tmp_path / "run" / "summary.json").read_text())["status"]
+    assert status == ("running" if summary_fails else "failed")
+
+
 def test_an_interrupt_leaves_a_loadable_last_checkpoint(tmp_path, write_config, serialized_by):
     with pytest.raises(Interrupted):
         api.train(write_config(MOONS), run_dir=tmp_path / "run", reporter=InterruptAt(20))
