@@ -7,6 +7,7 @@ Nothing is written before the config and the parts it builds are known to be val
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ import torch
 
 from mlcore.config import Config, dump, load_config
 from mlcore.config.unused_keys import unused_keys
-from mlcore.errors import MlcoreError
+from mlcore.errors import MlcoreError, RunFailed
 from mlcore.evaluation.outputs import write_eval_plots
 from mlcore.plots.curves import plot_curves
 from mlcore.training.build import Parts, build_parts
@@ -90,6 +91,8 @@ def train(
         raise Interrupted(run.path) from None
     except Exception as err:  # the run must never stay "running" after it has ended
         _finish_ended(run, trainer, "failed", elapsed(), error=f"{type(err).__name__}: {err}")
+        if isinstance(err, OSError) and err.errno in _DISK_ERRORS:  # one line, not a traceback
+            raise RunFailed(f"{err.filename or run.path}: {err.strerror}") from None
         raise
     except SystemExit:  # the console's reader went away (`| head`): Rich exits; resumable
         _finish_ended(run, trainer, "interrupted", elapsed())
@@ -239,6 +242,11 @@ def test_report(parts: Parts, run: RunDir) -> dict[str, Any]:
         model_stats=True,
     )
     return {"split": "test", "checkpoint": "best", "epoch": state["epoch"] - 1, **report}
+
+
+# A run directory's disk failing under a run: removed, read-only, full. Not EPIPE (a closed
+# console, handled by the CLI) nor a connection's errors (a DDP peer lost: the traceback stays).
+_DISK_ERRORS = {errno.ENOENT, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EIO}
 
 
 def _finish_ended(

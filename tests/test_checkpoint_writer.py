@@ -143,6 +143,24 @@ def test_a_full_disk_fails_the_run_in_one_line_even_if_the_plots_fail_too(
     assert status == ("running" if summary_fails else "failed")
 
 
+class RemoveRunAfterEpoch1(InterruptAt):
+    """A reporter that removes the run directory at the end of epoch 1 (rm -rf mid-run): its
+    train.log line is the first write to fail."""
+
+    def __init__(self, run_dir):
+        super().__init__(at=-1)
+        self.run_dir = run_dir
+
+    def epoch_end(self, *args) -> None:
+        shutil.rmtree(self.run_dir)
+
+
+def test_a_run_directory_removed_mid_run_fails_the_run_in_one_line(tmp_path, write_config):
+    run_dir = tmp_path / "run"
+    with pytest.raises(RunFailed, match=r"run/train\.log: No such file or directory"):
+        api.train(write_config(MOONS), run_dir=run_dir, reporter=RemoveRunAfterEpoch1(run_dir))
+
+
 def test_an_interrupt_leaves_a_loadable_last_checkpoint(tmp_path, write_config, serialized_by):
     with pytest.raises(Interrupted):
         api.train(write_config(MOONS), run_dir=tmp_path / "run", reporter=InterruptAt(20))
