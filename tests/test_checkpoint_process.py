@@ -4,14 +4,17 @@ outlives, blocks or loses a write of the trainer that started it."""
 
 from __future__ import annotations
 
+import collections
 import io
 import os
 import signal
+import threading
 import time
 
 import pytest
 import torch
 
+from mlcore.atomic import atomic_write_bytes
 from mlcore.training import checkpoint_process as cp
 from mlcore.training.checkpoint import checkpoint_bytes, load_checkpoint
 
@@ -196,4 +199,130 @@ def test_a_state_without_tensors(tmp_path):
     writer = started()
     writer.prepare({"epoch": 1, "rows": [1, 2]})([tmp_path / "a.pt"])
     assert load_checkpoint(tmp_path / "a.pt") == {"epoch": 1, "rows": [1, 2]}
+    writer.close()
+
+
+def test_a_container_it_cannot_rebuild_is_serialized_here(tmp_path):
+    """defaultdict(zip(...)) is a TypeError: the state is written as before, not lost."""
+    state = {"counts": collections.defaultdict(list, a=[torch.ones(2)])}
+    writer = started()
+    writer.prepare(state)([tmp_path / "a.pt"])
+    assert writer.process is None  # and the rest of the run is serialized here
+    saved = torch.load(tmp_path / "a.pt", weights_only=False)  # weights_only refuses defaultdict
+    assert torch.equal(saved["counts"]["a"][0], torch.ones(2))
+
+
+@pytest.mark.parametrize(
+    ("odd", "plain"),
+    [
+        (torch.eye(3).to_sparse(), torch.Tensor.to_dense),  # no storage: data_ptr raises
+        (torch.quantize_per_tensor(torch.ones(2), 0.1, 0, torch.qint8), torch.Tensor.dequantize),
+    ],
+    ids=["sparse", "quantized"],
+)
+def test_a_tensor_it_cannot_stage_is_serialized_here(tmp_path, odd, plain):
+    state = {"w": torch.ones(2), "odd": odd}
+    writer = started()
+    writer.prepare(state)([tmp_path / "a.pt"])
+    assert writer.process is None
+    saved = torch.load(tmp_path / "a.pt", weights_only=False)
+    assert torch.equal(plain(saved["odd"]), plain(odd))
+
+
+def test_tied_weights_are_stored_once_and_load_shared_as_torch_save_does(tmp_path):
+    embedding, head = torch.nn.Embedding(50, 8), torch.nn.Linear(8, 50, bias=False)
+    head.weight = embedding.weight  # one parameter, two state_dict entries
+    state = {"model": torch.nn.ModuleDict({"embedding": embedding, "head": head}).state_dict()}
+    writer = started()
+    writer.prepare(state)([tmp_path / "a.pt"])
+    writer.close()
+    saved = load_checkpoint(tmp_path / "a.pt")["model"]
+    assert_same(saved, reference(state)["model"])
+    assert saved["embedding.weight"].data_ptr() == saved["head.weight"].data_ptr()
+    once = len(checkpoint_bytes(state))  # within a record's padding: not a second copy
+    assert (tmp_path / "a.pt").stat().st_size < once + embedding.weight.nbytes // 2
+
+
+def test_a_ctrl_c_at_the_fork_never_runs_the_parents_handler_in_the_child(tmp_path, monkeypatch):
+    """The terminal's SIGINT reaches the child too, maybe before it ignores it: with the
+    parent's handler the child would print the stop warning, or unwind through the
+    trainer's exit path. Here that handler ends whichever child runs it with status 99."""
+    parent = os.getpid()
+
+    def handler(_signum, _frame):
+        if os.getpid() != parent:
+            os._exit(99)
+
+    real_fork = os.fork
+
+    def fork_then_ctrl_c():
+        pid = real_fork()
+        if pid == 0:
+            os.kill(os.getpid(), signal.SIGINT)  # the earliest a Ctrl-C can land
+        return pid
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        monkeypatch.setattr(os, "fork", fork_then_ctrl_c)
+        writer = started()
+        monkeypatch.undo()
+        writer.prepare({"w": torch.ones(3)})([tmp_path / "a.pt"])
+        pid = writer.process.pid
+        assert writer.process.alive and os.waitpid(pid, os.WNOHANG) == (0, 0)  # still serving
+        writer.close()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_ctrl_c_held_back_across_the_fork_does_not_orphan_the_child(monkeypatch):
+    """A second Ctrl-C during the fork is delivered when the mask is restored: a
+    KeyboardInterrupt out of the constructor, whose child nobody else knows of."""
+    parent, real = os.getpid(), signal.pthread_sigmask
+
+    def mask(how, signals):
+        previous = real(how, signals)
+        if how == signal.SIG_SETMASK and os.getpid() == parent:
+            raise KeyboardInterrupt
+        return previous
+
+    monkeypatch.setattr(signal, "pthread_sigmask", mask)
+    before = children()
+    with pytest.raises(KeyboardInterrupt):
+        cp.CheckpointProcess()
+    monkeypatch.undo()
+    assert children() == before  # told to end and reaped
+
+
+def test_a_child_killed_mid_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    parent = os.getpid()
+
+    def slow_in_the_child(path, write, same_as=None):
+        def stall(f):  # the child is killed here, its temporary file half written
+            data = io.BytesIO()
+            write(data)
+            f.write(data.getvalue()[:10])
+            if os.getpid() != parent:
+                time.sleep(30)
+            f.write(data.getvalue()[10:])
+
+        atomic_write_bytes(path, stall)
+
+    monkeypatch.setattr(cp, "write_checkpoint", slow_in_the_child)  # before the fork
+    writer = started()
+    write_files = writer.prepare({"w": torch.ones(3)})
+    pid = writer.process.pid
+
+    def kill_when_the_temporary_appears():
+        for _ in range(500):
+            if list(tmp_path.glob(".last.pt.*.tmp")):
+                break
+            time.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_when_the_temporary_appears)
+    killer.start()
+    write_files([tmp_path / "last.pt"])  # written from here once the child is gone
+    killer.join()
+    assert torch.equal(load_checkpoint(tmp_path / "last.pt")["w"], torch.ones(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
     writer.close()

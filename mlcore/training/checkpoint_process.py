@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import glob
 import mmap
 import os
 import pickle
@@ -46,6 +47,9 @@ from mlcore.training.checkpoint import checkpoint_bytes, write_checkpoint
 
 ALIGN = 64  # each tensor's bytes start on a cache line
 ROOM = 1 << 20  # a new buffer's room to grow beyond the state it is made for
+# The child ignores both: Ctrl-C reaches the whole process group, and the parent decides
+# when the child ends (after the write in flight).
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 _HEADER = struct.Struct("<Q")  # the length of each message on the socket
 
 
@@ -70,21 +74,34 @@ def supported() -> bool:
 
 
 # -- the state, split into tensors and the rest ------------------------------------------------
-def _split(state: Any, tensors: list[torch.Tensor]) -> Any:
+def _split(state: Any, tensors: list[torch.Tensor], seen: dict | None = None) -> Any:
     """The state with each tensor replaced by a _Slot, the tensors appended to `tensors`
     in order. Called every epoch on the training thread: the plain types are checked
-    first, exactly (isinstance on every value of a config tree costs more)."""
+    first, exactly (isinstance on every value of a config tree costs more). `seen`: the slot
+    of each tensor by where its bytes start, so that tied weights (two state_dict entries
+    over one parameter) stay one tensor, stored once and loaded sharing it, as torch.save
+    does (a key of data_ptr, shape and strides cost 1 us a tensor, this a third of it)."""
+    if seen is None:
+        seen = {}
     kind = type(state)
     if kind is dict:
-        return {key: _split(value, tensors) for key, value in state.items()}
+        return {key: _split(value, tensors, seen) for key, value in state.items()}
     if kind is list or kind is tuple:
-        return kind(_split(value, tensors) for value in state)
+        return kind(_split(value, tensors, seen) for value in state)
     if isinstance(state, torch.Tensor):
-        tensors.append(state)
-        return _Slot(len(tensors) - 1)
+        start = state.data_ptr()  # alone: the rest is compared only when two tensors share it
+        index = seen.get(start)
+        if index is None or not _same_view(tensors[index], state):
+            tensors.append(state)
+            index = seen[start] = len(tensors) - 1
+        return _Slot(index)
     if isinstance(state, (dict, list, tuple)):  # OrderedDict, named tuples: keep their type
-        return _same_kind(state, [_split(value, tensors) for value in _values(state)])
+        return _same_kind(state, [_split(value, tensors, seen) for value in _values(state)])
     return state
+
+
+def _same_view(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return (a.device, a.dtype, a.shape, a.stride()) == (b.device, b.dtype, b.shape, b.stride())
 
 
 def _rebuild(state: Any, tensors: list[torch.Tensor]) -> Any:
@@ -207,18 +224,43 @@ class CheckpointProcess:
         self._places: list = []  # where each tensor lies in the buffer
         self._signature: list = []  # (dtype, shape) of each tensor staged with _places
         self._targets: list[torch.Tensor] = []  # views of those places, to copy into
+        self.pid = -1
         self._sock, child_sock = socket.socketpair()
-        with warnings.catch_warnings():  # Python 3.12+: "multi-threaded, fork() may deadlock"
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.pid = os.fork()
-        if self.pid == 0:  # the child: serve, then leave without running the parent's exit code
-            code = 1
+        # A Ctrl-C in the child before it ignores it would run the parent's handler there:
+        # the trainer's stop request (its warning printed twice), or a KeyboardInterrupt that
+        # unwinds the child through the trainer's own exit path (summary.json, the console).
+        # Held back across the fork: the parent's arrives after it, the child's is dropped.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        # No collection from the fork until the child has frozen what it inherited: one
+        # would run the finalizers of the parent's garbage there (a CUDA tensor's, a file's).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            with warnings.catch_warnings():  # Python 3.12+: "multi-threaded, fork() may deadlock"
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.pid = os.fork()
+            if self.pid == 0:  # the child: serve, then leave without the parent's exit code
+                code = 1
+                try:
+                    gc.freeze()  # what it inherited is never collected here
+                    if collecting:
+                        gc.enable()
+                    for stop in _STOP_SIGNALS:  # pending ones are discarded, never delivered
+                        signal.signal(stop, signal.SIG_IGN)
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                    _close_all_but(child_sock.fileno())
+                    code = _serve(child_sock)
+                finally:
+                    os._exit(code)
+            child_sock.close()
+        finally:
+            if collecting:
+                gc.enable()
             try:
-                _close_all_but(child_sock.fileno())
-                code = _serve(child_sock)
-            finally:
-                os._exit(code)
-        child_sock.close()
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a held-back Ctrl-C runs now
+            except BaseException:  # a second one (KeyboardInterrupt): this object is never
+                self.close()  # returned, so nothing else would end and reap the child
+                raise
 
     @property
     def alive(self) -> bool:
@@ -274,6 +316,7 @@ class CheckpointProcess:
             result, _ = _receive(self._sock)
         except (OSError, EOFError):  # the child is gone (killed): the bytes are still here
             self.close()
+            _remove_temporaries(paths)
             _write_staged(self.buffer, *message, paths)
             return
         if result is not None:
@@ -294,6 +337,16 @@ class CheckpointProcess:
         self.pid = -1
 
 
+def _remove_temporaries(paths: list[Path]) -> None:
+    """The temporary files of a child killed while it wrote `paths` (atomic_write_bytes's
+    and atomic_link's `.NAME.*.tmp`): nothing else writes these names in a run's directory
+    (one write at a time, one writing rank), and nothing would remove them later."""
+    for path in paths:
+        for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
 def _close_all_but(keep: int) -> None:
     """In the child: close every inherited descriptor but stdio and `keep` (a DDP rank's
     sockets, the launcher's pipes: their other ends must see them close with the parent)."""
@@ -305,9 +358,6 @@ def _serve(sock: socket.socket) -> int:
     """The child's loop. Messages: ("buffer", size) with a memfd to map; ("write", skeleton,
     places, paths), answered None, or (path, reason) for a file that could not be written;
     None to end."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the parent decides when this one ends
-    gc.freeze()  # never collect the parent's objects here (a CUDA tensor's finalizer, say)
     torch.set_num_threads(1)  # never OpenMP after a fork
     buffer = None
     while True:
@@ -359,11 +409,14 @@ class Checkpointer:
         process = self.process if self.process is not None and self.process.alive else None
         if process is not None:
             tensors: list[torch.Tensor] = []
-            skeleton = _split(state, tensors)
             try:
+                skeleton = _split(state, tensors)  # a container it cannot rebuild: TypeError
                 message = process.stage(skeleton, tensors)
                 return lambda paths: process.write(message, paths)
-            except (OSError, TypeError):  # no shared memory, a tensor it cannot stage
+            # no shared memory, a tensor it cannot stage (TypeError; a sparse one's data_ptr
+            # is a RuntimeError): from now on, serialized here as before (checkpoint_bytes
+            # then says what is really wrong, if anything)
+            except (OSError, TypeError, RuntimeError):
                 self.close()
         data = checkpoint_bytes(state)  # now: the next step changes the tensors
         return lambda paths: _write_files(data, paths)
