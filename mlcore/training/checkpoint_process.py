@@ -4,7 +4,7 @@ torch.save pickles every tensor and every small value of a checkpoint in Python 
 holds the GIL, on whichever thread runs it: from the background writer thread it still
 stopped the training thread (~1.6 ms an epoch on the digits MLP, whose epochs take ~21 ms).
 So the training thread only copies the state's tensors into memory shared with a child
-process (one call for all of them; 0.11 ms with the walk over the state for that MLP's 26
+process (one call for all of them; 0.14 ms with the walk over the state for that MLP's 26
 tensors, against 0.96 ms for torch.save), and the writer thread sends the child the rest
 of the state, plainly pickled (25 us). The child rebuilds each tensor as a view of its
 bytes in the shared memory and calls the same torch.save and atomic write
