@@ -181,9 +181,18 @@ def children() -> set[int]:
     return pids
 
 
-def test_a_run_ends_its_checkpoint_process(tmp_path, write_config):
+def test_a_run_ends_its_checkpoint_process(tmp_path, write_config, monkeypatch):
     from mlcore import api
+    from mlcore.training import trainer
 
+    monkeypatch.setattr(trainer, "core_to_spare", lambda: True)  # whatever the threads
+    forked, real_start = [], cp.Checkpointer.start
+
+    def start(self):
+        real_start(self)
+        forked.append(self.process)
+
+    monkeypatch.setattr(cp.Checkpointer, "start", start)
     tree = {
         "data": {"name": "moons", "n_samples": 200, "batch_size": 32},
         "model": {"name": "mlp", "hidden": [8]},
@@ -192,7 +201,8 @@ def test_a_run_ends_its_checkpoint_process(tmp_path, write_config):
     before = children()
     run, summary = api.train(write_config(tree), run_dir=tmp_path / "run")
     assert summary["status"] == "completed" and run.last.is_file()
-    assert children() == before  # ended and reaped: no zombie either
+    assert len(forked) == 1 and forked[0] is not None  # the run had its child...
+    assert children() == before  # ...which ended and was reaped: no zombie either
 
 
 def test_a_state_without_tensors(tmp_path):
@@ -326,3 +336,16 @@ def test_a_child_killed_mid_write_leaves_no_temporary_file(tmp_path, monkeypatch
     assert torch.equal(load_checkpoint(tmp_path / "last.pt")["w"], torch.ones(3))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
     writer.close()
+
+
+@pytest.mark.parametrize(
+    ("threads", "ranks", "cores", "spare"),
+    [(1, 1, 2, True), (2, 1, 2, False), (1, 2, 2, False), (3, 2, 8, True), (8, 1, 8, False)],
+)
+def test_the_child_only_where_a_core_is_spare(monkeypatch, threads, ranks, cores, spare):
+    from mlcore.training import threads as threads_module
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    monkeypatch.setattr(threads_module, "usable_cores", lambda: cores)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(ranks))
+    assert cp.core_to_spare() is spare

@@ -16,6 +16,7 @@ from conftest import InterruptAt
 from mlcore import api
 from mlcore.errors import RunFailed
 from mlcore.training import checkpoint_process
+from mlcore.training import trainer as trainer_module
 from mlcore.training.checkpoint import checkpoint_bytes, write_checkpoint
 from mlcore.training.checkpoint_writer import CheckpointWriter
 from mlcore.training.trainer import Interrupted
@@ -31,13 +32,25 @@ MOONS = {
 
 @pytest.fixture(params=["process", "training thread"])
 def serialized_by(request, monkeypatch):
-    """The trainer's checkpoints serialized by the child process (Linux) or on the training
-    thread (elsewhere): the same files and guarantees either way."""
+    """The trainer's checkpoints serialized by the child process (Linux, where a core is
+    spare) or on the training thread (elsewhere): the same files and guarantees either way."""
     if request.param == "training thread":
         monkeypatch.setattr(checkpoint_process, "supported", lambda: False)
-    elif not checkpoint_process.supported():
+        yield request.param
+        return
+    if not checkpoint_process.supported():
         pytest.skip("the checkpoint process is Linux only")
-    return request.param
+    monkeypatch.setattr(trainer_module, "core_to_spare", lambda: True)  # whatever the threads
+    started = []
+    real = checkpoint_process.CheckpointProcess.__init__
+
+    def counted(self, *args, **kwargs):
+        started.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint_process.CheckpointProcess, "__init__", counted)
+    yield request.param
+    assert started  # the run did use the child
 
 
 def test_checkpoint_bytes_do_not_follow_in_place_changes(tmp_path):

@@ -13,7 +13,7 @@ from mlcore.evaluation.tasks import VAL_METRICS
 from mlcore.interrupts import stop_signals_handled
 from mlcore.training.build import Parts
 from mlcore.training.checkpoint import rng_state, set_rng_state
-from mlcore.training.checkpoint_process import Checkpointer, WriteFailed
+from mlcore.training.checkpoint_process import Checkpointer, WriteFailed, core_to_spare
 from mlcore.training.checkpoint_writer import CheckpointWriter
 from mlcore.training.device import from_rank0, unwrap
 from mlcore.training.gpu_memory import PeakMemory, describe_peaks, devices_used
@@ -160,7 +160,7 @@ class Trainer:
 
     def _fit(self) -> str:
         epochs = self.p.config.trainer.epochs
-        if self.run is not None and self.p.placement.is_main:
+        if self.run is not None and self.p.placement.is_main and core_to_spare():
             self.checkpointer.start()  # before the first batch allocates anything
         with self._catch_signals():
             while self.epoch <= epochs:
