@@ -89,7 +89,9 @@ def test_torchvision_resnet18_on_digits(tmp_path):
 # The GAN figures of the README ("GAN: measured figures"), seed 0 of each shipped config.
 @pytest.mark.slow
 def test_gan_ring_covers_every_mode_to_the_end(tmp_path):
-    best = train(tmp_path, "gan_ring.yaml")["test"]
+    # half the config's 800 epochs (40 s of the suite's 10 minutes): 8/8 modes and 95.6% high
+    # quality at best and last alike (torch 2.14.1, 2 threads); the full run's are the README's
+    best = train(tmp_path, "gan_ring.yaml", "trainer.epochs=400")["test"]
     last, _ = api.evaluate_run(tmp_path / "gan_ring.yaml", "test", "last")
     assert best["modes_covered"] == last["modes_covered"] == 8
     assert best["high_quality_fraction"] >= 0.95 and last["high_quality_fraction"] >= 0.90
