@@ -69,7 +69,7 @@ class Trainer:
         self._stop_requested = False
         self._summary_due = 0.0  # monotonic time after which the next progress is written
         self.writer = CheckpointWriter()  # checkpoints are written while the next epoch trains
-        self.checkpointer = Checkpointer()  # ...and serialized by a child process (Linux)
+        self.checkpointer = Checkpointer()  # ...serialized by a child process where one pays
         devices = devices_used(parts.placement)
         self.gpu_memory = PeakMemory(devices) if devices else None
         val = [f"val/{m}" for m in VAL_METRICS[parts.task.name]]
