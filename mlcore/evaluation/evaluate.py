@@ -1,22 +1,40 @@
-"""Run a model over a split in eval() mode and turn the outputs into a DESIGN.md report."""
+"""Run a model over a split in eval() mode and turn the outputs into a DESIGN.md report.
+
+The loop needs only what a task computes (its accumulator, loss and report), so it takes
+anything that has them (`Scored`) and imports nothing from tasks.py: tasks.py calls the
+loop, never the other way round.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
+from mlcore.evaluation.accumulators import ConfusionAccumulator, RegressionAccumulator
 from mlcore.evaluation.model_stats import DeadReluProbe, model_section
-from mlcore.evaluation.tasks import Task
+
+
+class Scored(Protocol):
+    """What the loop asks of a task (tasks.Task has it)."""
+
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+    def accumulator(self, device: torch.device) -> ConfusionAccumulator | RegressionAccumulator: ...
+
+    def report(
+        self, acc: ConfusionAccumulator | RegressionAccumulator, num_samples: int, headline: bool
+    ) -> dict: ...
 
 
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
     loader: Any,
-    task: Task,
+    task: Scored,
     device: torch.device,
     distributed: bool = False,
     model_stats: bool = False,

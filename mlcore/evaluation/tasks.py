@@ -20,6 +20,7 @@ from torch import nn
 
 from mlcore.config import EvalConfig
 from mlcore.evaluation.accumulators import ConfusionAccumulator, RegressionAccumulator
+from mlcore.evaluation.evaluate import evaluate
 from mlcore.evaluation.metrics import (
     classification_headline,
     classification_report,
@@ -86,8 +87,6 @@ class Task:
         model_stats: bool = False,
         headline: bool = False,
     ) -> tuple[dict[str, Any], float]:
-        from mlcore.evaluation.evaluate import evaluate
-
         return evaluate(model, loader, self, device, distributed, model_stats, headline)
 
     def epoch_end(self, model: nn.Module, epoch: int, last: bool, plots: Path) -> None:
