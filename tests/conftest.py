@@ -24,11 +24,12 @@ class CliResult:
 @pytest.fixture
 def cli(capsys, monkeypatch):
     """cli(*args) runs `mlcore ARGS` through the real entry point, as a user would."""
-    from mlcore.cli import _State, main
+    from mlcore.cli import main
+    from mlcore.cli.exits import State
 
     def run(*args: str) -> CliResult:
         monkeypatch.setattr(sys, "argv", ["mlcore", *map(str, args)])
-        _State.debug = False
+        State.debug = False
         capsys.readouterr()
         code = 0
         try:

@@ -140,7 +140,7 @@ def test_ddp_under_torchrun_writes_one_run(tmp_path):
         pytest.skip("torchrun is not installed beside this Python")
     runs = tmp_path / "runs"
     # A rank that aborted at exit (a gloo worker releasing tensors during finalization)
-    # failed here up to 4 runs in 10; mlcore.cli._exit_rank is the fix.
+    # failed here up to 4 runs in 10; mlcore.cli.exits.exit_rank is the fix.
     result = subprocess.run(
         [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "mlcore", "train",
          str(_config(tmp_path, devices="auto")), "--runs-root", str(runs), "--quiet"],

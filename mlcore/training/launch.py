@@ -112,7 +112,7 @@ def _failed(job: Job, err: object) -> int:
         else f"exit status {first.exitcode}"
     )
     _record(job.run_dir, f"rank {rank}: {message}")
-    shown = own and _printed(first)  # the rank printed it (mlcore.cli._speaks) or not
+    shown = own and _printed(first)  # the rank printed it (mlcore.cli.exits.speaks) or not
     # A user error (exit 2) is every rank's alike, and rank 0 said it in one line; whichever
     # rank the launcher saw fail first, there is nothing to add.
     if first.exitcode == 2 and any(f.exitcode == 2 and _printed(f) for f in failures.values()):
@@ -132,7 +132,7 @@ def _printed(failure: object) -> bool:
 
 
 def _own_message(failure: object) -> str:
-    """The one line the rank recorded for the launcher (mlcore.cli), or ""."""
+    """The one line the rank recorded for the launcher (mlcore.cli.exits), or ""."""
     message = getattr(failure, "message", "") or ""
     if isinstance(message, dict):
         message = message.get("message", "")
