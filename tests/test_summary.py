@@ -8,8 +8,8 @@ import pytest
 from torch import nn
 
 from mlcore.config import validate
+from mlcore.inspection.summary import arithmetic, summarize
 from mlcore.models import MODELS
-from mlcore.summary import arithmetic, summarize
 from mlcore.training.build import build_parts
 
 # one dataset per task a model serves; image-only models get the 8x8 digits

@@ -1,5 +1,9 @@
 """`mlcore sample`: draw from a GAN run's checkpoint; a PNG grid for images, a CSV and a
-scatter PNG for vectors (in the data's own units, normalization undone)."""
+scatter PNG for vectors (in the data's own units, normalization undone).
+
+Beside the rest of a GAN's generation code: the draws are GenerationTask.samples
+(tasks.py), their units judges.denormalize; the run is rebuilt as `mlcore eval` rebuilds
+it (mlcore.api, imported lazily: the API sits above evaluation and never imports this)."""
 
 from __future__ import annotations
 
