@@ -32,10 +32,10 @@ def summary(
     from mlcore.config import load_config
 
     cfg = load_config(config, set_ or [])  # before importing torch: errors answer at once
-    from mlcore.summary import summarize
+    from mlcore.inspection.summary import summarize
 
     result = summarize(cfg, source=config).to_dict()
-    show(result, as_json, "mlcore.summary_table", "render_summary")
+    show(result, as_json, "mlcore.inspection.summary_table", "render_summary")
 
 
 def runs(

@@ -24,7 +24,7 @@ def sample(
     checkpoint: CheckpointOption = Which.best,
 ) -> None:
     """Sample from a GAN run: a PNG grid (images) or a CSV and a scatter PNG (vectors)."""
-    from mlcore.sampling import sample_run
+    from mlcore.evaluation.sampling import sample_run
 
     written = sample_run(run_dir, n, out, seed, checkpoint.value)
     typer.echo("wrote " + ", ".join(str(p) for p in written))
