@@ -21,12 +21,18 @@ from mlcore.errors import MlcoreError, RunFailed
 from mlcore.evaluation.outputs import write_eval_plots
 from mlcore.plots.curves import plot_curves
 from mlcore.training.build import Parts, build_parts
-from mlcore.training.checkpoint import load_checkpoint
+from mlcore.training.checkpoint import load_run_checkpoint
 from mlcore.training.device import Placement, from_rank0, unwrap
 from mlcore.training.gpu_memory import idle_gpus_hint
 from mlcore.training.layer_labels import layer_labels
 from mlcore.training.precheck import check_eval_request, check_placement, check_train_request
-from mlcore.training.resume import check_resume_changes, check_same_data, epochs_done_message
+from mlcore.training.resume import (
+    check_matches_checkpoint,
+    check_metrics,
+    check_resume_changes,
+    check_same_data,
+    epochs_done_message,
+)
 from mlcore.training.rundir import RunDir, command_line, create_run_dir
 from mlcore.training.threads import (
     describe_threads,
@@ -150,17 +156,27 @@ def build_parts_from(
 
 
 def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir, Trainer, Parts]:
+    """Every check first (precheck's, then those that need the checkpoint), then the
+    writes: a refused resume leaves every file of the run as it was."""
     run = RunDir(run_path)
     if not run.config.is_file():
         raise MlcoreError(f"--resume {run_path}: not a run directory (no config.yaml)")
-    state = load_checkpoint(run.last)
+    state = load_run_checkpoint(run.last)
     saved = load_config(run.config)
     cfg = load_config(run.config, overrides)
     check_resume_changes(run_path, saved, cfg)
+    check_matches_checkpoint(run, state.get("config"), cfg)
     parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"], cache=run.path)
     check_same_data(run_path, state, parts)
     trainer = Trainer(parts, run, reporter if parts.placement.is_main else SilentReporter())
-    trainer.load_state_dict(state)
+    try:
+        trainer.load_state_dict(state)
+    except (KeyError, ValueError, RuntimeError, TypeError) as err:  # a foreign state
+        raise MlcoreError(
+            f"{run.last}: does not fit the model and optimizer of {run.config} "
+            f"({type(err).__name__}: {err})"
+        ) from None
+    check_metrics(run, trainer.epoch - 1)
     if trainer.epoch > cfg.trainer.epochs:
         raise MlcoreError(epochs_done_message(run_path, cfg))
     if trainer.stopper.should_stop:
@@ -232,7 +248,7 @@ def test_report(parts: Parts, run: RunDir) -> dict[str, Any]:
     distributed = parts.placement.strategy == "ddp"
     if distributed:
         torch.distributed.barrier()  # rank 0 has written best.pt
-    state = load_checkpoint(run.best)
+    state = load_run_checkpoint(run.best)
     unwrap(parts.model).load_state_dict(state["model"])
     report, _ = parts.task.evaluate(
         parts.model,
@@ -321,7 +337,7 @@ def evaluate_run(
     """Rebuild the run's data split exactly (same seed, saved normalization) and evaluate."""
     check_eval_request(Path(run_path), checkpoint)
     run = RunDir(Path(run_path))
-    state = load_checkpoint(run.checkpoint(checkpoint))
+    state = load_run_checkpoint(run.checkpoint(checkpoint))
     cfg = load_config(run.config)
     if cfg.model.name == "gan" and split != "test":  # eval_<split>.json would say it was read
         raise MlcoreError(

@@ -67,6 +67,16 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         ) from None
 
 
+def load_run_checkpoint(path: Path) -> dict[str, Any]:
+    """A run's last.pt or best.pt, with the keys that resume and eval read."""
+    state = load_checkpoint(path)
+    keys = ["model", "optimizer", "epoch", "step", "data"]
+    missing = [k for k in keys if k not in state] if isinstance(state, dict) else keys
+    if missing:  # a file torch reads that mlcore did not write (e.g. a bare state_dict)
+        raise MlcoreError(f"{path}: not an mlcore checkpoint (no {', '.join(missing)})")
+    return state
+
+
 def rng_state() -> dict[str, Any]:
     """Every RNG that training draws from, as tensors and plain values.
 

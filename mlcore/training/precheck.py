@@ -10,14 +10,13 @@ module only answers earlier, with the same message.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from mlcore.config import Config, TrainerConfig, load_config
 from mlcore.errors import MlcoreError
-from mlcore.training.resume import check_resume_changes, epochs_done_message
+from mlcore.training.resume import check_resume_changes, check_writable, epochs_done_message
 from mlcore.training.rundir import RunDir, check_new_run_dir
 
 _NOT_CUDA = ("cpu", "mps")  # a device named explicitly that can never run CUDA-only modes
@@ -77,8 +76,8 @@ def check_eval_request(path: Path, checkpoint: str) -> None:
 
 def _status(run: RunDir) -> str:
     try:
-        summary = json.loads(run.summary.read_text())
-    except (OSError, ValueError):
+        summary = run.read_summary()
+    except (OSError, MlcoreError):
         return "its summary.json is unreadable"
     return f"status {summary.get('status', '?')}, {summary.get('epochs_completed', 0)} epochs"
 
@@ -91,13 +90,11 @@ def _check_resume(run_path: Path, overrides: Any) -> Config:
     saved = load_config(run.config)
     cfg = load_config(run.config, overrides)
     check_resume_changes(run_path, saved, cfg)
-    try:
-        done = json.loads(run.summary.read_text()).get("epochs_completed") or 0
-    except (OSError, ValueError):
-        done = 0  # the checkpoint decides later
+    done = run.read_summary().get("epochs_completed") or 0  # resume rewrites it: it must read
     # summary.json is written after last.pt, so it never counts more epochs than last.pt holds
     if done >= cfg.trainer.epochs:
         raise MlcoreError(epochs_done_message(run_path, cfg))
+    check_writable(run)
     return cfg
 
 

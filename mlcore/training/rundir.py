@@ -37,11 +37,15 @@ class RunDir:
     # -- summary.json ---------------------------------------------------------------
     def read_summary(self) -> dict[str, Any]:
         try:
-            return json.loads(self.summary.read_text())
+            summary = json.loads(self.summary.read_text())
         except FileNotFoundError:
             raise MlcoreError(f"{self.path}: not a run directory (no summary.json)") from None
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise MlcoreError(f"{self.summary}: unreadable ({err})") from None
+        if not isinstance(summary, dict):
+            kind = type(summary).__name__
+            raise MlcoreError(f"{self.summary}: not a run summary (a JSON {kind}, not an object)")
+        return summary
 
     def update_summary(self, **fields: Any) -> dict[str, Any]:
         """Merge `fields` into summary.json; the file is rewritten (atomically, fsynced) only
