@@ -25,7 +25,14 @@ def train(
     runs_root: Annotated[Path, typer.Option("--runs-root", help="Where new runs go.")] = Path(
         "runs"
     ),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Print only the final summary line, the run directory and warnings.",
+        ),
+    ] = False,
 ) -> None:
     """Train a model; writes a run directory (config, metrics, checkpoints, plots)."""
     from mlcore.training.precheck import check_placement, check_train_request
@@ -64,7 +71,7 @@ def train(
     finally:  # after a failure the other ranks may be gone: no barrier then
         leave_process_group(together=finished)
     if summary:  # empty on the other ranks of a DDP run: rank 0 reports
-        print_summary(out, run.path, summary)
+        print_summary(out, run.path, summary, quiet=quiet)
 
 
 def _launch_ddp(
@@ -105,7 +112,8 @@ def _launch_ddp(
         return launch(job, rank_args)
 
 
-def print_summary(out: Any, run_path: Path, summary: dict[str, Any]) -> None:
+def print_summary(out: Any, run_path: Path, summary: dict[str, Any], quiet: bool = False) -> None:
+    """The final line; then, unless quiet, the fit and the test report; the run directory."""
     from mlcore.evaluation.report_table import render_report
 
     best = summary.get("best") or {}
@@ -114,6 +122,9 @@ def print_summary(out: Any, run_path: Path, summary: dict[str, Any]) -> None:
         f"{summary['duration_s']:.1f}s; best {best.get('monitor')} = {best.get('value'):.6g} "
         f"at epoch {best.get('epoch')}"
     )
+    if quiet:  # the report is in summary.json, and `mlcore eval RUN_DIR` shows it
+        out.print(f"run directory: {run_path}")
+        return
     fit = summary.get("fit")
     if fit:
         learned = ", ".join(f"{w:.4f}" for w in fit["learned_w"])
