@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import REPO
 from torch import nn
 
 from mlcore.config import validate
@@ -88,3 +89,25 @@ def test_summary_errors_are_train_errors(cli, tmp_path):
     result = cli("summary", path)
     assert result.code == 2 and str(path) in result.err and "model.name" in result.err
     assert "Traceback" not in result.err
+
+
+GAN_CONFIGS = sorted((REPO / "configs").glob("gan_*.yaml"))
+
+
+@pytest.mark.parametrize("config", GAN_CONFIGS, ids=[p.stem for p in GAN_CONFIGS])
+def test_a_gan_discriminator_rows_are_batched_as_its_step_calls_it(config, cli):
+    """Probed with PROBE_BATCH samples, a pack-2 discriminator saw one row: `(1, 128)` where
+    the generator said `(B, 128)`. Its rows are B/pack packs of B samples (issue 17)."""
+    from mlcore.config import load_config
+
+    cfg = load_config(config)
+    summary = summarize(cfg)
+    pack = summary.pack
+    assert pack == cfg.model.pack
+    rows = "B" if pack == 1 else f"B/{pack}"
+    for row in summary.layers:
+        if row.name.startswith(("generator.", "discriminator.")) and row.output_shape:
+            expected = "B" if row.name.startswith("generator.") else rows
+            assert row.output_shape[0] == expected, (row.name, row.output_shape)
+    result = cli("summary", config)
+    assert result.code == 0 and "(1, " not in result.out and f"({rows}, " in result.out

@@ -52,6 +52,7 @@ class ModelSummary:
     buffer_values: int  # batchnorm running statistics and the like: saved, not trained
     note: str = ""  # why output shapes are missing, if they are
     latent_dim: int | None = None  # a GAN: its generator's input
+    pack: int = 1  # a GAN: samples per discriminator row (PacGAN)
     param_bytes_fp32: int = field(init=False)
     non_trainable_params: int = field(init=False)
 
@@ -80,6 +81,7 @@ def summarize(cfg: Config, source: str | Path = "<config>") -> ModelSummary:
         input_shape=list(shape),
         num_outputs=n_out,
         latent_dim=getattr(model, "latent_dim", None),
+        pack=int(getattr(model, "pack", 1)),
         layers=layer_rows(model, shapes),
         total_params=sum(p.numel() for p in params),
         trainable_params=sum(p.numel() for p in params if p.requires_grad),
@@ -176,15 +178,15 @@ def _by_name(module: nn.Module) -> str:
     return f"{terms} = {sum(p.numel() for _, p in own):,}"
 
 
-def _shape_of(output: Any) -> list[Any] | None:
-    """(2, 32, 8, 8) -> ["B", 32, 8, 8]; a tuple output (attention: values, weights) gives
-    the shape of its first tensor."""
+def _shape_of(output: Any, batch: str = "B") -> list[Any] | None:
+    """(2, 32, 8, 8) -> ["B", 32, 8, 8] (`batch`: the name of the probe's PROBE_BATCH rows);
+    a tuple output (attention: values, weights) gives the shape of its first tensor."""
     if isinstance(output, torch.Tensor):
         dims = list(output.shape)
-        return ["B", *dims[1:]] if dims and dims[0] == PROBE_BATCH else dims
+        return [batch, *dims[1:]] if dims and dims[0] == PROBE_BATCH else dims
     if isinstance(output, (tuple, list)):
         for item in output:
-            shape = _shape_of(item)
+            shape = _shape_of(item, batch)
             if shape is not None:
                 return shape
     return None
@@ -201,13 +203,22 @@ class _Judge(nn.Module):
         return self.gan.judge(x)
 
 
-def _forward_passes(model: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[Any, tuple]]:
-    """What to run for the shapes: the model on a batch of data; a GAN, its generator on
-    latents and its discriminator on data (the weight average, never called in training,
-    keeps its shapes unknown)."""
+def _forward_passes(
+    model: nn.Module, input_shape: tuple[int, ...]
+) -> list[tuple[Any, tuple, int, str]]:
+    """What to run for the shapes, on how many samples, and what their rows are called:
+    the model on a batch of data; a GAN, its generator on latents and its discriminator on
+    data (the weight average, never called in training, keeps its shapes unknown). The
+    discriminator sees packs of `pack` samples (PacGAN): B samples are B/pack rows, so it
+    is probed with PROBE_BATCH packs, not PROBE_BATCH samples (a batch of 1 pack)."""
     if hasattr(model, "generator") and hasattr(model, "judge"):
-        return [(model.generator, (model.latent_dim,)), (_Judge(model), input_shape)]
-    return [(model, input_shape)]
+        pack = int(getattr(model, "pack", 1))
+        rows = "B" if pack == 1 else f"B/{pack}"
+        return [
+            (model.generator, (model.latent_dim,), PROBE_BATCH, "B"),
+            (_Judge(model), input_shape, PROBE_BATCH * pack, rows),
+        ]
+    return [(model, input_shape, PROBE_BATCH, "B")]
 
 
 def record_shapes(
@@ -216,18 +227,19 @@ def record_shapes(
     """name -> (output shape of the first call, number of calls) over one meta forward;
     and a note saying why the shapes are missing if that forward fails."""
     seen: dict[str, tuple[list[Any], int]] = {}
+    rows = ["B"]  # what the pass now running calls its PROBE_BATCH rows
 
     def hook(name: str):
         def record(_module: nn.Module, _inputs: Any, output: Any) -> None:
-            shape, calls = seen.get(name, (_shape_of(output), 0))
+            shape, calls = seen.get(name, (_shape_of(output, rows[0]), 0))
             seen[name] = (shape, calls + 1)
 
         return record
 
     handles = [m.register_forward_hook(hook(name or "(model)")) for name, m in _layers(model)]
     try:
-        for net, shape in _forward_passes(model, tuple(input_shape)):
-            meta_forward(net, shape, batch=PROBE_BATCH)
+        for net, shape, batch, rows[0] in _forward_passes(model, tuple(input_shape)):
+            meta_forward(net, shape, batch=batch)
     except Exception as err:  # noqa: BLE001 - an op without a meta kernel: counts still hold
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         return {}, f"output shapes unavailable: the forward on the meta device failed ({first})"

@@ -52,9 +52,15 @@ def render_summary(summary: dict[str, Any]) -> list[RenderableType]:
     """A heading, the layer table, notes, and the totals."""
     shape = ", ".join(str(d) for d in summary["input_shape"])
     if summary.get("latent_dim"):  # a GAN: two networks, latent -> sample -> one logit
+        pack = summary.get("pack", 1)
+        judged = (
+            f"packs of {pack} samples side by side (B/{pack} rows) -> one logit per pack"
+            if pack > 1
+            else "samples -> one logit each"
+        )
         what = (
-            f"generator (B, {summary['latent_dim']}) -> samples (B, {shape}); discriminator "
-            "samples -> one logit per pack"
+            f"generator (B, {summary['latent_dim']}) -> samples (B, {shape}); "
+            f"discriminator {judged}"
         )
     else:
         n = summary["num_outputs"]
