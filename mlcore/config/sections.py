@@ -53,7 +53,10 @@ def _named(value: str, valid: tuple[str, ...], what: str) -> None:
 @dataclass(frozen=True)
 class RunConfig:
     name: str = "run"
+    """The run's name: its folder under the runs root (`runs/<name>/<time>`); a plain folder
+    name."""
     seed: int = 0
+    """Seeds everything random: the split, the initial weights, the batch order, dropout."""
 
     def __post_init__(self) -> None:
         # the name becomes a folder under the runs root: one plain path component
@@ -65,8 +68,12 @@ class RunConfig:
 @dataclass(frozen=True)
 class SplitConfig:
     train: float = 0.7
+    """Fraction of the samples in the training split (> 0)."""
     val: float = 0.15
+    """Fraction in the validation split (> 0: validation picks best.pt and drives early
+    stopping)."""
     test: float = 0.15
+    """Fraction in the test split (0: no test report); the three fractions sum to 1."""
 
     def __post_init__(self) -> None:
         for part in ("train", "val", "test"):
@@ -82,31 +89,55 @@ class SplitConfig:
 @dataclass(frozen=True)
 class DataConfig:
     name: str = "digits"
+    """The data set: generated, shipped with scikit-learn, torchvision files, an image folder or
+    a CSV file."""
     root: str | None = None
+    """The folder of file-based data sets (torchvision files, `image_folder`); null: `data`."""
     download: bool = False
+    """Let torchvision fetch `mnist`, `fashion_mnist` or `cifar10` into `root` (off: nothing is
+    downloaded)."""
     path: str | None = None
+    """`csv`: the CSV file to read."""
     target: str | None = None
+    """`csv`: the name of the target column; every other column is a numeric feature."""
     task: Literal["auto", "classification", "regression"] = "auto"
+    """`csv`: classification or regression; auto infers it from the target column."""
     n_samples: int | None = None
+    """Generated data sets: how many samples to draw; null: the data set's own default."""
     noise: float | None = None
+    """Generated data sets: the noise (a mixture's per-mode std); null: the data set's own
+    default."""
     w: list[float] | None = None
+    """`line`: the true weights of y = w·x + b + noise; null: [2.0]."""
     b: float | None = None
+    """`line`: the true bias; null: 0.5."""
     split: SplitConfig = field(default_factory=SplitConfig)
+    """How the samples are split into train / val / test (seeded by run.seed)."""
     stratify: bool = True
+    """Keep each class's share the same in every split (each class within one sample)."""
     normalize: bool = True
+    """Standardize with the training split's mean and std (stored in the checkpoint for eval)."""
     dedupe: bool = False
-    # deliberate changes for studies (mlcore/data/variants.py): added to every feature (one
-    # number) or to each (a list);
-    # per class the fraction of its samples kept; the fraction of test samples replaced by
-    # copies of training samples
+    """Drop validation and test samples that are exact copies of a training sample."""
+    # deliberate changes for studies: mlcore/data/variants.py
     shift: float | list[float] = 0.0
+    """Study variant: added to every feature (a number) or to each (a list); shows only with
+    normalize: false."""
     class_fraction: list[float] | None = None
+    """Study variant: per class, the fraction of its samples kept in every split (an imbalanced
+    variant)."""
     contaminate: float = 0.0
+    """Study variant: the fraction of the test split replaced by exact copies of training
+    samples."""
     batch_size: int = 64
-    # validation and test batches: inference keeps no activations for backward, so larger
-    # batches cost little memory and save per-batch overhead; null: max(batch_size, 256)
+    """Training batch size (per process under ddp)."""
+    # inference keeps no activations for backward, so larger batches cost little memory and
+    # save per-batch overhead
     eval_batch_size: int | None = None
+    """Batch size of validation, the test report and `mlcore eval`; null: max(batch_size, 256).
+    Changes no reported number."""
     num_workers: int = 0
+    """Worker processes that load batches of file-based data sets (0: in the training process)."""
 
     def __post_init__(self) -> None:
         _named(self.name, DATASET_NAMES, "dataset")
@@ -143,10 +174,16 @@ class GeneratorConfig:
     transposed-conv stack (images; coarse to fine)."""
 
     hidden: list[int] = (128, 128)
+    """Vector data (MLP generator): the hidden layers' widths."""
     channels: list[int] = (64, 32)
+    """Images (DCGAN-style generator): the transposed convolutions' channels, coarse to fine;
+    each doubles the side."""
     activation: str = "relu"
+    """The generator's activation."""
     batchnorm: bool = False
+    """Batchnorm after each of the generator's hidden layers."""
     dropout: float = 0.0
+    """Dropout probability in the generator's hidden layers, in [0, 1)."""
 
     def __post_init__(self) -> None:
         _check_net(self)
@@ -155,11 +192,18 @@ class GeneratorConfig:
 @dataclass(frozen=True)
 class DiscriminatorConfig:
     hidden: list[int] = (128, 128)
+    """Vector data (MLP discriminator): the hidden layers' widths."""
     channels: list[int] = (32, 64)
+    """Images (DCGAN-style discriminator): the strided convolutions' channels."""
     activation: str = "leaky_relu"
+    """The discriminator's activation."""
     batchnorm: bool = False
+    """Batchnorm after the discriminator's hidden layers (never on the input layer of the conv
+    one)."""
     dropout: float = 0.0
+    """Dropout probability in the discriminator's hidden layers, in [0, 1)."""
     spectral_norm: bool = False
+    """Wrap the discriminator's layers in spectral normalization."""
 
     def __post_init__(self) -> None:
         _check_net(self)
@@ -174,20 +218,38 @@ GAN_KEYS = ("latent_dim", "generator", "discriminator", "d_steps", "loss", "ema"
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = "mlp"
+    """The model family: linear, mlp, cnn, segnet, torchvision or gan."""
     channels: list[int] = (32, 64)
+    """cnn and segnet: the channels of each convolution block."""
     hidden: list[int] = (64,)
+    """mlp: the hidden layers' widths; cnn: those of the head after the convolutions."""
     activation: str = "relu"
+    """relu, sigmoid, tanh, leaky_relu or gelu."""
     batchnorm: bool = False
+    """Batchnorm after each hidden layer (the layer before it drops its bias: batchnorm's shift
+    replaces it)."""
     dropout: float = 0.0
+    """Dropout probability after each hidden layer, in [0, 1)."""
     bias: bool = True
-    arch: str | None = None  # torchvision: a torchvision.models builder, e.g. resnet18
+    """Whether the layers have a bias (false: every layer passes through the origin)."""
+    arch: str | None = None
+    """torchvision: a `torchvision.models` classification builder, e.g. resnet18 (random
+    weights, nothing downloaded)."""
     latent_dim: int | None = None
+    """gan: the size of the generator's random input."""
     generator: GeneratorConfig | None = None
+    """gan: the generator's network (required for a gan; `{}` takes the defaults)."""
     discriminator: DiscriminatorConfig | None = None
+    """gan: the discriminator's network (required for a gan; `{}` takes the defaults)."""
     d_steps: int | None = None
+    """gan: discriminator steps per generator step (each batch is one discriminator step)."""
     loss: str | None = None
-    ema: float | None = None  # decay of the generator's weight average; null: none
-    pack: int | None = None  # samples the discriminator judges together (PacGAN)
+    """gan: bce (non-saturating) or hinge."""
+    ema: float | None = None
+    """gan: decay of a moving average of the generator's weights (e.g. 0.99), which eval and
+    sample draw from; null: none."""
+    pack: int | None = None
+    """gan: how many samples the discriminator judges at once, concatenated (PacGAN)."""
 
     def __post_init__(self) -> None:
         _named(self.name, MODEL_NAMES, "model")
@@ -239,13 +301,21 @@ def _named_key(value: str, valid: tuple[str, ...], key: str) -> None:
 @dataclass(frozen=True)
 class OptimizerConfig:
     name: str = "adam"
+    """sgd, rmsprop, adam or adamw."""
     lr: float = 0.001
+    """The learning rate (> 0)."""
     momentum: float = 0.0
+    """sgd and rmsprop: momentum, in [0, 1)."""
     nesterov: bool = False
+    """sgd: Nesterov momentum (needs momentum > 0)."""
     betas: list[float] = (0.9, 0.999)
+    """adam and adamw: decay rates of the gradient's running mean and of its square's."""
     alpha: float = 0.99
+    """rmsprop: decay rate of the squared gradient's running mean."""
     eps: float = 1e-8
+    """adam, adamw and rmsprop: added to the denominator so that it is never 0."""
     weight_decay: float = 0.0
+    """PyTorch's own weight decay (decoupled for adamw); regularization.l2 is the loss penalty."""
 
     def __post_init__(self) -> None:
         _named(self.name, OPTIMIZER_NAMES, "optimizer")
@@ -264,12 +334,19 @@ class OptimizerConfig:
 @dataclass(frozen=True)
 class SchedulerConfig:
     name: str = "none"
-    step_size: int = 10  # step: decay every step_size epochs
-    gamma: float = 0.1  # step: multiply lr by gamma
-    factor: float = 0.1  # plateau: multiply lr by factor
-    patience: int = 5  # plateau: epochs without improvement
-    min_lr: float = 0.0  # cosine, plateau
-    max_lr: float | None = None  # onecycle; default 10 x optimizer.lr
+    """none, step, cosine, plateau or onecycle."""
+    step_size: int = 10
+    """step: multiply the learning rate by gamma every step_size epochs."""
+    gamma: float = 0.1
+    """step: the factor applied every step_size epochs, in (0, 1]."""
+    factor: float = 0.1
+    """plateau: multiply the learning rate by factor when the monitor stalls, in (0, 1)."""
+    patience: int = 5
+    """plateau: epochs without improving the checkpoint monitor before the learning rate drops."""
+    min_lr: float = 0.0
+    """cosine: the learning rate at the end of the run; plateau: the floor."""
+    max_lr: float | None = None
+    """onecycle (stepped per batch): the peak learning rate; null: 10 x optimizer.lr."""
 
     def __post_init__(self) -> None:
         _named(self.name, SCHEDULER_NAMES, "scheduler")
@@ -283,8 +360,11 @@ class SchedulerConfig:
 @dataclass(frozen=True)
 class RegularizationConfig:
     l1: float = 0.0
+    """Adds l1·Σ|w| over weight matrices and kernels (not biases or batchnorm) to the loss."""
     l2: float = 0.0
+    """Adds l2·Σw² over the same weights to the loss."""
     grad_clip: float | None = None
+    """Clip the global gradient norm to this value; null: no clipping."""
 
     def __post_init__(self) -> None:
         check(self.l1 >= 0, "l1", "must be >= 0")
@@ -295,9 +375,15 @@ class RegularizationConfig:
 @dataclass(frozen=True)
 class EarlyStoppingConfig:
     monitor: str = "val/loss"
-    mode: Mode | None = None  # null: min for losses and errors, max for scores
-    patience: int | None = None  # null: never stop early
+    """The logged value watched: train/loss, val/loss, or a validation metric such as
+    val/accuracy."""
+    mode: Mode | None = None
+    """min or max; null: max for accuracy, F1, mIoU, pixel accuracy, R² and GAN scores, min for
+    losses, errors and KL."""
+    patience: int | None = None
+    """Stop after this many epochs without an improvement; null: never stop early."""
     min_delta: float = 0.0
+    """The smallest change of the monitor that counts as an improvement."""
 
     def __post_init__(self) -> None:
         _infer_mode(self)
@@ -308,7 +394,9 @@ class EarlyStoppingConfig:
 @dataclass(frozen=True)
 class CheckpointConfig:
     monitor: str = "val/loss"
-    mode: Mode | None = None  # null: min for losses and errors, max for scores
+    """The logged value whose best epoch becomes best.pt."""
+    mode: Mode | None = None
+    """min or max; null: follows the monitor, as for early stopping."""
 
     def __post_init__(self) -> None:
         _infer_mode(self)
@@ -329,21 +417,34 @@ def _infer_mode(section: Any) -> None:
 @dataclass(frozen=True)
 class TrainerConfig:
     epochs: int = 10
+    """How many epochs to train (>= 1)."""
     device: str = "auto"
+    """auto, cpu, cuda, cuda:N or mps."""
     strategy: Literal["auto", "single", "dp", "ddp"] = "auto"
+    """auto (ddp when torchrun starts several processes, else single), single, dp or ddp."""
     devices: int | Literal["auto"] = "auto"
+    """dp and ddp: how many devices (processes); auto: every visible GPU, or the processes
+    torchrun started."""
     precision: Literal["fp32", "amp", "bf16"] = "fp32"
+    """fp32, amp (fp16 autocast with loss scaling, CUDA only) or bf16."""
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    """When to stop before `epochs`."""
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    """Which epoch's weights become best.pt."""
     deterministic: bool = True
+    """Seed everything from run.seed and use PyTorch's deterministic algorithms."""
     log_grad_norms: bool = True
-    # metrics.csv gains weights/sparsity, weights/norm, val/dead_relu per epoch (off: each
-    # epoch costs no more than before; eval and the test report measure them regardless)
+    """Log each layer's gradient norm on each epoch's last step (metrics.csv `grad/<layer>`,
+    plots/grad_norms.png)."""
+    # off by default, so that an epoch costs no more than without it
     log_model_stats: bool = False
-    sample_every: int = 10  # gan: plots/samples_epoch_NNN.png every this many epochs; 0: never
-    # CPU threads of one process: auto keeps PyTorch's choice (OMP_NUM_THREADS, else the
-    # cores); results are bit-identical only between runs at the same count.
+    """Add weights/sparsity, weights/norm and val/dead_relu to metrics.csv each epoch (eval
+    measures them regardless)."""
+    sample_every: int = 10
+    """gan: write plots/samples_epoch_NNN.png every this many epochs; 0: never."""
     threads: int | Literal["auto"] = "auto"
+    """CPU threads of one process; auto: PyTorch's choice (OMP_NUM_THREADS, else the cores).
+    Results repeat bit for bit only at the same count."""
 
     def __post_init__(self) -> None:
         check(self.sample_every >= 0, "sample_every", "must be >= 0")
@@ -361,14 +462,25 @@ class TrainerConfig:
 @dataclass(frozen=True)
 class EvalConfig:
     split: Literal["train", "val", "test"] = "test"
+    """Read by no command today: training reports on the test split, and `mlcore eval --split`
+    picks eval's."""
     positive_class: int | None = None
+    """Two classes: the index of the positive class of the binary precision / recall / F1."""
     ignore_index: int | None = None
+    """Segmentation: the label of unlabeled pixels, left out of every count."""
     threshold: float = 0.5
+    """A classifier with one output logit: predict the positive class when sigmoid(logit) >=
+    threshold."""
     # generation (gan): how samples are judged; see mlcore/evaluation/generation_metrics.py
     num_samples: int = 2500
-    quality_stds: float = 3.0  # high quality: within this many stds of the nearest mode
-    min_mode_share: float = 0.01  # a mode is covered with this share of the good samples
-    confidence: float = 0.9  # images: the judge classifier's top probability above this
+    """gan: how many samples each evaluation draws (from fixed latents)."""
+    quality_stds: float = 3.0
+    """gan, 2-D mixtures: a sample is high quality within this many stds of its nearest mode."""
+    min_mode_share: float = 0.01
+    """gan, 2-D mixtures: a mode is covered when it holds this share of the high-quality samples."""
+    confidence: float = 0.9
+    """gan, images: a sample counts as confident when the judge classifier's top probability is
+    above this."""
 
     def __post_init__(self) -> None:
         check(0.0 < self.threshold < 1.0, "threshold", "must be in (0, 1)")
@@ -381,14 +493,23 @@ class EvalConfig:
 @dataclass(frozen=True)
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
+    """The run's name and seed."""
     data: DataConfig = field(default_factory=DataConfig)
+    """The data set, its split, normalization and batches."""
     model: ModelConfig = field(default_factory=ModelConfig)
+    """The network."""
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    discriminator_optimizer: OptimizerConfig | None = None  # gan only
+    """The optimizer (a gan's generator's)."""
+    discriminator_optimizer: OptimizerConfig | None = None
+    """gan only: the discriminator's optimizer, with optimizer's keys."""
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    """The learning-rate schedule."""
     regularization: RegularizationConfig = field(default_factory=RegularizationConfig)
+    """L1 / L2 penalties and gradient clipping."""
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    """The loop: epochs, device, strategy, precision, early stopping, checkpoints, logging."""
     eval: EvalConfig = field(default_factory=EvalConfig)
+    """How reports are computed."""
 
     def __post_init__(self) -> None:
         gan = self.model.name == "gan"
