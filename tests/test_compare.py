@@ -117,7 +117,28 @@ def test_one_seed_shows_no_std(cli, tmp_path):
     make_run(tmp_path / "y", [0.5, 0.6], 0.3, 0.4, 0.8, optimizer="sgd")
     result = cli("compare", tmp_path / "x", tmp_path / "y", "--out", tmp_path / "out")
     assert result.code == 0, result
-    assert "0.9 ± –" in result.out and "one seed" in result.out
+    assert "2 variants, 1 seed each: no spread" in result.out
+    assert " 0.9 " in result.out and "±" not in result.out.replace("mean ±", "")
+    assert "(1 seed: the seed spread is unknown)" in result.out
+
+
+def test_copies_of_one_seed_are_no_spread_over_seeds(cli, tmp_path):
+    """Three copies of one run printed `1 variants, mean ± std over seeds` and `0.9 ± 0`: a
+    std of repeats of one seed is no seed spread, nor evidence for a lead (issue 17)."""
+    runs = [make_run(tmp_path / f"copy{i}", [0.5, 0.9], 0.3, 0.4, 0.8) for i in range(3)]
+    result = cli("compare", *runs, "--out", tmp_path / "out")
+    assert result.code == 0, result
+    assert "1 variant, 1 seed: no spread; losses at the last epoch" in result.out
+    assert "1 variants" not in result.out and "± 0" not in result.out
+    assert "3 (1 seed)" in result.out
+    row = json.loads((tmp_path / "out" / "compare.json").read_text())["variants"][0]
+    assert row["n"] == 3 and row["seeds"] == [0, 0, 0] and row["best_metric"]["std"] is None
+    # beside a variant of three seeds, the one-seed variant's lead is not "beyond noise"
+    other = [make_run(tmp_path / f"sgd{s}", [0.5, 0.7 + s / 100], 0.3, 0.4, 0.8,
+                      optimizer="sgd", seed=s) for s in range(3)]  # fmt: skip
+    result = cli("compare", *runs, *other, "--out", tmp_path / "out")
+    assert "2 variants, mean ± std over seeds (a variant of 1 seed: its mean alone)" in result.out
+    assert "the seed spread is unknown" in result.out and "exceeds" not in result.out
 
 
 def test_plain_runs_are_grouped_by_the_keys_that_differ(cli, tmp_path):

@@ -54,9 +54,14 @@ def _panels(groups: dict[str, list[list[dict[str, str]]]], metric: str) -> list[
 
 
 def plot_compare(
-    groups: dict[str, list[list[dict[str, str]]]], metric: str, path: Path, best: str | None
+    groups: dict[str, list[list[dict[str, str]]]],
+    metric: str,
+    path: Path,
+    best: str | None,
+    one_seed: frozenset[str] = frozenset(),
 ) -> Path:
-    """groups: variant -> the metrics.csv rows of each of its finished runs."""
+    """groups: variant -> the metrics.csv rows of each of its finished runs; one_seed: the
+    variants whose runs share one seed (copies of a run): a mean, no band over seeds."""
     panels = _panels(groups, metric)
     width = 5.2 * len(panels)
     fig = Figure(figsize=(width, 4.4))
@@ -80,13 +85,19 @@ def plot_compare(
             if log:  # a band below zero would reach to the axis' end: keep it in sight
                 low = [max(lo, m / 10) for lo, m in zip(low, means, strict=True)]
             high = [m + s for m, s in zip(means, stds, strict=True)]
-            ax.fill_between(epochs, low, high, color=color, alpha=0.18, lw=0)
+            if variant not in one_seed:
+                ax.fill_between(epochs, low, high, color=color, alpha=0.18, lw=0)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_title(label)
         ax.grid(alpha=0.3)
     fig.axes[0].legend(fontsize=7)
-    fig.suptitle("mean ± std over seeds")
+    spread = [variant not in one_seed for variant in groups]
+    fig.suptitle(
+        "mean ± std over seeds" if all(spread)
+        else "mean ± std over seeds (a variant of 1 seed: its mean)" if any(spread)
+        else "1 seed: no spread"
+    )  # fmt: skip
     # margins in inches (a log axis' tick labels need ~0.6"), whatever the panel count; not
     fig.subplots_adjust(left=0.65 / width, right=1 - 0.1 / width, bottom=0.12, top=0.85,
                         wspace=0.25)  # fmt: skip

@@ -57,10 +57,15 @@ def check_runs(runs: list[Run], metric: str, target: tuple[str, float] | None) -
             some = next((r.columns for r in finished if r.columns), [])
             known = ", ".join(c for c in some if c.startswith(("val/", "train/")))
             raise MlcoreError(
-                f"{flag} {key}: not in metrics.csv of {len(lacking)} run(s) ({lacking[0]}...); "
+                f"{flag} {key}: not in metrics.csv of {_plural(len(lacking), 'run')} "
+                f"({', '.join(lacking[:2])}{' ...' if len(lacking) > 2 else ''}); "
                 f"logged: {known or 'nothing'}"
             )
     return next(iter(tasks), "unknown")
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def default_metric(runs: list[Run]) -> str:
@@ -115,12 +120,13 @@ def _num(text: str | None) -> float | None:
     return float(text) if text not in (None, "") else None
 
 
-def stats(values: list[float | None]) -> dict[str, Any]:
-    """mean, sample std (ddof=1; None for one value) and n of the values that exist."""
+def stats(values: list[float | None], spread: bool = True) -> dict[str, Any]:
+    """mean, sample std (ddof=1; None for one value, or when not `spread`: runs of one
+    seed, whose std is no seed spread) and n of the values that exist."""
     present = [v for v in values if v is not None]
     if not present:
         return {"mean": None, "std": None, "n": 0}
-    std = statistics.stdev(present) if len(present) > 1 else None
+    std = statistics.stdev(present) if spread and len(present) > 1 else None
     return {"mean": statistics.fmean(present), "std": std, "n": len(present)}
 
 
@@ -166,8 +172,11 @@ def _row(name: str, group: list[Run], metric: str, target, task: str) -> dict[st
         "seeds": [r.seed for r in finished],
         "not_averaged": others,
     }
+    # copies of one run, or runs that differ only in name: their std (0, or a GPU's
+    # nondeterminism) is no spread over seeds, and must not make a lead "beyond noise"
+    spread = len(set(row["seeds"])) > 1
     for key in ("best_monitor", "best_metric", "test", "train_loss", "val_loss", "gap", "seconds"):
-        row[key] = stats([v[key] for v in per_run])
+        row[key] = stats([v[key] for v in per_run], spread)
     if target:
         epochs = [v["epochs_to_target"] for v in per_run]
         reached = [e for e in epochs if e is not None]
@@ -175,7 +184,7 @@ def _row(name: str, group: list[Run], metric: str, target, task: str) -> dict[st
             "reached": len(reached),
             "n": len(epochs),
             "mean": statistics.fmean(reached) if reached else None,
-            "std": statistics.stdev(reached) if len(reached) > 1 else None,
+            "std": statistics.stdev(reached) if spread and len(reached) > 1 else None,
         }
     return row
 

@@ -42,5 +42,7 @@ def compare(
 
         name = re.sub(r"[^A-Za-z0-9._-]", "_", metric)
         best = (table["best"] or {}).get("variant")
-        written.append(plot_compare(groups, metric, out / "plots" / f"compare_{name}.png", best))
+        one_seed = frozenset(r["variant"] for r in table["variants"] if len(set(r["seeds"])) < 2)
+        path = out / "plots" / f"compare_{name}.png"
+        written.append(plot_compare(groups, metric, path, best, one_seed))
     return table, written
