@@ -1,6 +1,6 @@
 """Every GPU code path of the trainer, timed against a plain PyTorch loop, in one table.
 
-Run it once on a CUDA machine (the one-call device check of the README):
+Run it once on a CUDA machine (the one-call device check of docs/benchmarks.md):
 
     python benchmarks/gpu.py            # ~2-4 min on one GPU; dp and DDP rows need 2+ GPUs
     python benchmarks/gpu.py --quick    # a smoke run (also: --device cpu, without amp)

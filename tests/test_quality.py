@@ -86,11 +86,11 @@ def test_torchvision_resnet18_on_digits(tmp_path):
     assert train(tmp_path, "resnet18_digits.yaml")["test"]["accuracy"] >= 0.94
 
 
-# The GAN figures of the README ("GAN: measured figures"), seed 0 of each shipped config.
+# The GAN figures of docs/figures.md ("GAN: measured figures"), seed 0 of each shipped config.
 @pytest.mark.slow
 def test_gan_ring_covers_every_mode_to_the_end(tmp_path):
     # half the config's 800 epochs (40 s of the suite's 10 minutes): 8/8 modes and 95.6% high
-    # quality at best and last alike (torch 2.14.1, 2 threads); the full run's are the README's
+    # quality at best and last alike (torch 2.14.1, 2 threads); docs/figures.md has the full run's
     best = train(tmp_path, "gan_ring.yaml", "trainer.epochs=400")["test"]
     last, _ = api.evaluate_run(tmp_path / "gan_ring.yaml", "test", "last")
     assert best["modes_covered"] == last["modes_covered"] == 8

@@ -1,4 +1,4 @@
-"""Changes made to a data set on purpose, for the studies of EXPERIMENTS.md: move it away from
+"""Changes made to a data set on purpose, for the studies of docs/experiments.md: move it away from
 the origin (`data.shift`), thin classes to make it imbalanced (`data.class_fraction`), and
 contaminate its test split with training samples (`data.contaminate`).
 

@@ -145,7 +145,7 @@ def _dp_gather(spec: DataSpec, req: Request) -> list[Event]:
     ]
 
 
-# Measured on an H200 (README, "How right it is"): cuDNN picks convolution algorithms by the
+# Measured on an H200 (docs/gpu-memory.md): cuDNN picks convolution algorithms by the
 # memory free at the time, and their workspaces are not tensors the trace can see.
 CUDNN_NOTE = (
     "convolutions: cuDNN also takes workspace from the GPU's free memory when it can (on an "

@@ -5,7 +5,8 @@ The parent trains nothing: it picks the run directory, starts K ranks that run
 `python -m mlcore train CONFIG --run-dir DIR` (or `train --resume DIR`), each an ordinary
 DDP rank as under torchrun, waits, and returns the job's exit status. A rank that fails
 ends the job (the launcher stops the others), and its own error, which the rank recorded
-for the launcher, goes into the run's summary.json. Several machines: torchrun (see the README).
+for the launcher, goes into the run's summary.json. Several machines: torchrun
+(see docs/devices.md).
 """
 
 from __future__ import annotations
