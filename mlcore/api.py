@@ -145,12 +145,16 @@ def shared_run_dir(placement: Placement, create: Any) -> RunDir:
 
 
 def build_parts_from(
-    cfg: Config, source: str | Path, stats: dict | None = None, cache: Path | None = None
+    cfg: Config,
+    source: str | Path,
+    stats: dict | None = None,
+    cache: Path | None = None,
+    preprocessing: dict | None = None,
 ) -> Parts:
     """build_parts, with the config file named in any mistake it finds (a model that does
     not fit the data, a monitor the task does not log, amp on a CPU...)."""
     try:
-        return build_parts(cfg, stats=stats, cache=cache)
+        return build_parts(cfg, stats=stats, cache=cache, preprocessing=preprocessing)
     except MlcoreError as err:
         raise MlcoreError(f"{source}: {err}") from None
 
@@ -166,7 +170,13 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
     cfg = load_config(run.config, overrides)
     check_resume_changes(run_path, saved, cfg)
     check_matches_checkpoint(run, state.get("config"), cfg)
-    parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"], cache=run.path)
+    parts = build_parts_from(
+        cfg,
+        run.config,
+        stats=state["data"]["stats"],
+        cache=run.path,
+        preprocessing=state["data"].get("preprocessing"),  # absent before CSV encoding
+    )
     check_same_data(run_path, state, parts)
     trainer = Trainer(parts, run, reporter if parts.placement.is_main else SilentReporter())
     try:
@@ -201,7 +211,9 @@ def _announce(parts: Parts, run: RunDir, reporter: Any) -> None:
     info(f"run directory: {run.path}")
     threads = describe_threads(parts.config.trainer.threads)
     info(f"device: {parts.placement.device} ({parts.placement.strategy}), {threads}")
-    info(describe_data(parts.data.info))
+    data = describe_data(parts.data.info)
+    info(data)
+    run.log_line(data)  # what the encoding did to a CSV is worth keeping beside the epochs
     visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
     hint = idle_gpus_hint(parts.config.trainer.strategy, parts.placement, visible)
     if hint:
@@ -229,6 +241,7 @@ def describe_data(info: dict[str, Any]) -> str:
         else:
             values = f"{len(mean)} means and stds"
         lines.append(f"  normalization fitted on {norm.get('fitted_on', 'train')}: {values}")
+    lines += [f"  {note}" for note in (info.get("preprocessing") or {}).get("notes", [])]
     guard = info.get("contamination") or {}
     if guard.get("val_in_train") or guard.get("test_in_train"):
         verb = "dropped" if guard.get("dropped") else "kept (set data.dedupe=true to drop them)"
@@ -345,7 +358,13 @@ def evaluate_run(
             "leave --split out"
         )
     cfg = cfg.replace(trainer=_cpu_if_needed(cfg))
-    parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"], cache=run.path)
+    parts = build_parts_from(
+        cfg,
+        run.config,
+        stats=state["data"]["stats"],
+        cache=run.path,
+        preprocessing=state["data"].get("preprocessing"),  # absent before CSV encoding
+    )
     check_same_data(run_path, state, parts)
     unwrap(parts.model).load_state_dict(state["model"])
     if len(getattr(parts.data, split)) == 0:

@@ -161,15 +161,15 @@ def test_csv_infers_the_task(tmp_path, target, task, names):
 
 
 def test_csv_task_override(tmp_path):
-    text = "x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20))
+    text = "x,y\n" + "".join(f"{i * 0.5},{i % 2}\n" for i in range(20))  # x = i: ID-like
     bundle = build_data(_csv(tmp_path, text, task="regression"), seed=0)
     assert bundle.task == "regression" and bundle.train.y.dtype == torch.float32
 
 
 def test_csv_errors_name_the_column_and_file(tmp_path):
-    cfg = _csv(tmp_path, "x,colour,y\n1,red,0\n2,blue,1\n")
+    cfg = _csv(tmp_path, "x,w,y\n1,2,0\n2,oops,1\n3,4,0\n")  # text columns: test_csv_tabular
     with pytest.raises(
-        MlcoreError, match=r"t\.csv: column 'colour' is not numeric \(row 2: 'red'\)"
+        MlcoreError, match=r"t\.csv: column 'w' holds numbers except in 1 cell \('oops'"
     ):
         build_data(cfg, seed=0)
     with pytest.raises(

@@ -99,9 +99,23 @@ class DataConfig:
     path: str | None = None
     """`csv`: the CSV file to read."""
     target: str | None = None
-    """`csv`: the name of the target column; every other column is a numeric feature."""
+    """`csv`: the name of the target column; every other column is a feature, numeric or
+    categorical (rows without a target are dropped)."""
     task: Literal["auto", "classification", "regression"] = "auto"
     """`csv`: classification or regression; auto infers it from the target column."""
+    delimiter: str | None = None
+    """`csv`: the cell delimiter, one character, `tab` or `whitespace`; null: sniffed from the
+    first lines (`,` `;` tab, else whitespace)."""
+    categorical: list[str] = ()
+    """`csv`: columns of numbers to one-hot encode as categories (text columns always are)."""
+    drop: list[str] = ()
+    """`csv`: columns to leave out (an ID-like column, all values distinct, is left out
+    unlisted)."""
+    na_values: list[str | int | float] = ()
+    """`csv`: more cell values that mean missing, beside `NA`, `NaN`, `?` and an empty cell."""
+    missing: Literal["fill", "drop"] = "fill"
+    """`csv`: fill: a gap gets the training split's median (numbers) or a `missing` category
+    (text), and its column a 0/1 `<col>_missing` beside it; drop: rows with a gap are dropped."""
     n_samples: int | None = None
     """Generated data sets: how many samples to draw; null: the data set's own default."""
     noise: float | None = None
@@ -158,6 +172,9 @@ class DataConfig:
         if self.name == "csv":
             check(self.path is not None, "path", "the csv dataset needs data.path (a CSV file)")
             check(self.target is not None, "target", "the csv dataset needs data.target")
+        ok = self.delimiter is None or len(self.delimiter) == 1
+        ok = ok or self.delimiter in ("tab", "whitespace")
+        check(ok, "delimiter", "must be one character, tab or whitespace, or null to sniff it")
 
 
 def _check_net(net: Any) -> None:

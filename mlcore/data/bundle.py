@@ -37,16 +37,25 @@ class DataBundle:
     target_dim: int  # regression: number of outputs; otherwise 1
     class_names: list[str] | None
     stats: Stats | None  # {"mean": [...], "std": [...]} per feature or per channel
+    preprocessing: dict[str, Any] | None  # the fitted feature encoding (csv), plain data
     info: dict[str, Any]  # JSON-able: goes into summary.json["data"]
 
 
-def build_data(cfg: DataConfig, seed: int, stats: Stats | None = None) -> DataBundle:
+def build_data(
+    cfg: DataConfig,
+    seed: int,
+    stats: Stats | None = None,
+    preprocessing: dict[str, Any] | None = None,
+) -> DataBundle:
     """Load `cfg.name`, split it by `cfg.split` with `seed`, guard and normalize it.
 
     `stats`: normalization statistics saved with a checkpoint; applied instead of fitting
-    (so `mlcore eval` sees exactly the inputs training saw).
+    (so `mlcore eval` sees exactly the inputs training saw). `preprocessing`: likewise, the
+    feature encoding a checkpoint saved (only a loader that fits one receives it).
     """
-    source = apply_variants(get_dataset(cfg.name)(cfg, seed), cfg, seed)
+    load = get_dataset(cfg.name)
+    raw = load(cfg, seed) if preprocessing is None else load(cfg, seed, fitted=preprocessing)
+    source = apply_variants(raw, cfg, seed)
     val, test, contamination = guard(source.train, source.val, source.test, cfg.dedupe)
     splits = {"train": source.train, "val": val, "test": test}
     stats_from = "checkpoint" if stats is not None else "train"
@@ -65,6 +74,7 @@ def build_data(cfg: DataConfig, seed: int, stats: Stats | None = None) -> DataBu
         target_dim=source.target_dim,
         class_names=source.class_names,
         stats=stats,
+        preprocessing=source.preprocessing,
         info=info,
     )
 

@@ -90,6 +90,9 @@ class Source:
     target_dim: int = 1
     input_shape: tuple[int, ...] | None = None  # derived from train.x when None
     extras: dict[str, Any] = field(default_factory=dict)  # JSON-able, merged into info
+    # what was fitted to encode the features (a CSV's column types, categories, medians):
+    # plain data, saved in checkpoints so that eval, resume and predict encode alike
+    preprocessing: dict[str, Any] | None = None
 
 
 def pool_splits(

@@ -40,7 +40,13 @@ def sample_run(
         raise MlcoreError(f"-n: must be >= 1, got {n}")
     state = load_checkpoint(run.checkpoint(checkpoint))
     cfg = cfg.replace(trainer=_cpu_if_needed(cfg))
-    parts = build_parts_from(cfg, run.config, stats=state["data"]["stats"], cache=run.path)
+    parts = build_parts_from(
+        cfg,
+        run.config,
+        stats=state["data"]["stats"],
+        cache=run.path,
+        preprocessing=state["data"].get("preprocessing"),  # absent before CSV encoding
+    )
     unwrap(parts.model).load_state_dict(state["model"])
     image = len(parts.data.input_shape) == 3
     n = n or (64 if image else 1000)

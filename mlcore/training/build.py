@@ -159,14 +159,20 @@ def build_step(cfg: Config, model: nn.Module, task: Any, placement: Placement) -
     return step, optimizer
 
 
-def build_parts(cfg: Config, stats: dict | None = None, cache: Path | None = None) -> Parts:
-    """Everything for training or evaluating `cfg`; `stats` reuses saved normalization,
-    `cache` is a run directory whose saved judge a GAN reuses."""
+def build_parts(
+    cfg: Config,
+    stats: dict | None = None,
+    cache: Path | None = None,
+    preprocessing: dict | None = None,
+) -> Parts:
+    """Everything for training or evaluating `cfg`; `stats` and `preprocessing` reuse saved
+    normalization and feature encoding, `cache` is a run directory whose saved judge a GAN
+    reuses."""
     apply_threads(cfg.trainer.threads)
     check_gan(cfg)
     placement = place(cfg.trainer)
     seed_everything(cfg.run.seed, cfg.trainer.deterministic)
-    data = build_data(cfg.data, seed=cfg.run.seed, stats=stats)
+    data = build_data(cfg.data, seed=cfg.run.seed, stats=stats, preprocessing=preprocessing)
     task = build_task(cfg, data, cache)
     if len(data.val) == 0 or len(data.train) == 0:
         empty = "train" if len(data.train) == 0 else "val"

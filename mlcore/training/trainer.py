@@ -100,6 +100,7 @@ class Trainer:
             "config": self.config_tree,  # serialized at once (_save): shared, never changed
             "data": {
                 "stats": self.p.data.stats,
+                "preprocessing": self.p.data.preprocessing,
                 "input_shape": list(self.p.data.input_shape),
                 "num_classes": self.p.data.num_classes,
                 "class_names": self.p.data.class_names,
