@@ -133,7 +133,8 @@ def _labels(
             f"{path}: target column {cfg.target!r} is not numeric; "
             "data.task regression needs numbers"
         )
-    return "regression", torch.from_numpy(values).float()[:, None], None
+    # a copy: pandas hands out read-only arrays (copy-on-write)
+    return "regression", torch.tensor(values, dtype=torch.float32)[:, None], None
 
 
 def csv_table(cfg: DataConfig, seed: int, fitted: dict[str, Any] | None = None) -> Source:
@@ -161,10 +162,11 @@ def csv_table(cfg: DataConfig, seed: int, fitted: dict[str, Any] | None = None) 
     if not keep.any():
         why = "a target" if no_target.all() else "no gap (data.missing: drop)"
         raise MlcoreError(f"{path}: no row has {why}")
-    rows = np.nonzero(keep)[0]
-    columns = [c.take(rows) for c in columns]
-    values = None if values is None else values[rows]
-    text = None if text is None else text.take(rows)
+    if not keep.all():  # a gather per column: only when rows go
+        rows = np.nonzero(keep)[0]
+        columns = [c.take(rows) for c in columns]
+        values = None if values is None else values[rows]
+        text = None if text is None else text.take(rows)
     task, y, names = _labels(path, cfg, values, text)
     source, fitted_columns, unseen = _split_and_encode(cfg, seed, columns, task, y, names, fitted)
     state = {
@@ -199,24 +201,22 @@ def _split_and_encode(
     fitted: dict[str, Any] | None,
 ) -> tuple[Source, list[dict[str, Any]], dict[str, dict[str, int]]]:
     """The split drawn first (as `pool_splits` draws it), the encoding fitted on its
-    training rows (unless given), then applied to every row. The columns are put in split
-    order (train, val, test) before encoding, so that each split is a slice of one x
-    [N, F] and no gather copies it again."""
+    training rows (unless given), then applied to every row. The rows are encoded in split
+    order (train, val, test), so that each split is a slice of one x [N, F] and no gather
+    copies it again."""
     fractions = (cfg.split.train, cfg.split.val, cfg.split.test)
     stratify = task == "classification" and cfg.stratify
     parts = split_indices(int(y.shape[0]), fractions, seed, y if stratify else None)
     order = torch.cat(parts).numpy()
-    columns = [c.take(order) for c in columns]
-    ends = np.cumsum([len(p) for p in parts])
-    train_rows = np.arange(ends[0])
-    encoding = fitted["columns"] if fitted is not None else tabular.fit(columns, train_rows)
-    x, zero = tabular.encode(columns, encoding)
+    encoding = fitted["columns"] if fitted is not None else tabular.fit(columns, parts[0].numpy())
+    x, zero = tabular.encode(columns, encoding, order)
     features, labels = torch.from_numpy(x), y[torch.from_numpy(order)]
+    ends = np.cumsum([len(p) for p in parts])
     bounds = list(zip((0, *ends[:2]), ends, strict=True))
     train, val, test = (TensorSplit(features[a:b], labels[a:b]) for a, b in bounds)
     unseen = {
-        split: {c: int(m[a:b].sum()) for c, m in zero.items() if m[a:b].any()}
-        for split, (a, b) in zip(("train", "val", "test"), bounds, strict=True)
+        split: {c: int(m[i.numpy()].sum()) for c, m in zero.items() if m[i.numpy()].any()}
+        for split, i in zip(("train", "val", "test"), parts, strict=True)
     }
     if task == "classification":
         source = Source(task, train, val, test, len(names), names)

@@ -28,6 +28,7 @@ MIN_ID_ROWS = 20
 FREE_TEXT_SHARE = 0.5  # more distinct values than this share of the cells: free text
 MAX_CATEGORIES = 1000  # one-hot width past this: a float32 [N, K] block too big to be useful
 NUMERIC_SHARE = 0.5  # a text column with more number cells than this is numbers with a typo
+CHUNK = 8192  # rows encoded at a time (see encode)
 
 
 @dataclass
@@ -172,35 +173,56 @@ def feature_names(fitted: list[dict[str, Any]]) -> list[str]:
 
 
 def encode(
-    columns: list[Column], fitted: list[dict[str, Any]]
+    columns: list[Column], fitted: list[dict[str, Any]], order: np.ndarray
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(x float32 [N, F] in feature_names order, per categorical column a bool [N] mask of
-    cells that encode as all-zero: unseen categories, or gaps training did not have)."""
-    n = len(columns[0].codes if columns[0].kind == "categorical" else columns[0].values)
-    x = np.zeros((n, len(feature_names(fitted))), dtype=np.float32)
-    unseen: dict[str, np.ndarray] = {}
-    j = 0
-    for col, f in zip(columns, fitted, strict=True):
-        gaps = col.missing()
-        if f["kind"] == "numeric":
-            x[:, j] = np.where(gaps, f["median"], col.values)
-            j += 1
-        else:
-            j, unseen[col.name] = _one_hot(x, j, col, f)
-        if f["gaps"]:
-            x[:, j] = gaps
-            j += 1
+    """(x float32 [N, F] in feature_names order, its row i the file's row order[i]; per
+    categorical column a bool [N] mask, in file order, of cells that encode as all-zero:
+    unseen categories, or gaps training did not have).
+
+    Written CHUNK rows at a time: a column of x is strided (F floats apart), and writing
+    it whole touches a cache line per row for each of the F columns; a [CHUNK, F] block
+    stays in cache while every column is gathered into it, so that neither a permuted
+    copy of each column nor a gather of x is needed."""
+    width = len(feature_names(fitted))
+    dense, hot, unseen = _planes(columns, fitted)
+    x = np.empty((len(order), width), dtype=np.float32)
+    for start in range(0, len(order), CHUNK):
+        rows = order[start : start + CHUNK]
+        block = x[start : start + CHUNK]
+        block.fill(0.0)
+        for j, v, median in dense:
+            cells = v[rows]
+            if median is not None:
+                cells[np.isnan(cells)] = median
+            block[:, j] = cells
+        flat = block.reshape(-1)  # a view: the block's rows are contiguous
+        for j, at in hot:
+            a = at[rows]
+            r = np.nonzero(a >= 0)[0]
+            flat[r * width + j + a[r]] = 1.0
     return x, unseen
 
 
-def _one_hot(x: np.ndarray, j: int, col: Column, f: dict[str, Any]) -> tuple[int, np.ndarray]:
-    """Writes the one-hot block of `col` into x from column j; returns the next column and
-    the mask of all-zero rows (a gap counts only where training had none: otherwise its
-    `_missing` column, written by `encode`, holds it)."""
-    index = {c: i for i, c in enumerate(f["categories"])}
-    lut = np.array([index.get(label, -1) for label in col.labels] + [-1], dtype=np.int64)
-    at = lut[col.codes]  # a gap's code -1 picks the last entry
-    rows = np.nonzero(at >= 0)[0]
-    x.reshape(-1)[rows * x.shape[1] + j + at[rows]] = 1.0  # flat: one index array, not two
-    zero = at < 0
-    return j + len(index), zero & ~col.missing() if f["gaps"] else zero
+def _planes(columns: list[Column], fitted: list[dict[str, Any]]) -> tuple[list, list, dict]:
+    """(dense columns [(j, values [N], the median that fills a NaN, or None for a 0/1
+    mask)], one-hot blocks [(first j, category index [N], -1 for none)], all-zero masks)."""
+    dense: list[tuple[int, np.ndarray, float | None]] = []
+    hot: list[tuple[int, np.ndarray]] = []
+    unseen: dict[str, np.ndarray] = {}
+    j = 0
+    for col, f in zip(columns, fitted, strict=True):
+        if f["kind"] == "numeric":
+            dense.append((j, col.values, f["median"]))
+            j += 1
+        else:
+            index = {c: i for i, c in enumerate(f["categories"])}
+            lut = np.array([index.get(label, -1) for label in col.labels] + [-1], dtype=np.int64)
+            at = lut[col.codes]  # a gap's code -1 picks the last entry
+            hot.append((j, at))
+            # a gap counts as all-zero only where training had none (else: its _missing)
+            unseen[col.name] = (at < 0) & ~col.missing() if f["gaps"] else at < 0
+            j += len(index)
+        if f["gaps"]:
+            dense.append((j, col.missing(), None))
+            j += 1
+    return dense, hot, unseen
