@@ -7,6 +7,7 @@ Nothing is written before the config and the parts it builds are known to be val
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import time
@@ -92,6 +93,7 @@ def train(
             test = test_report(parts, run)
             if parts.placement.is_main:
                 write_eval_plots(run.path, test, parts)
+                _warn_below_baseline(test, reporter, run)
     except (Interrupted, KeyboardInterrupt):  # a second Ctrl-C: last.pt is the previous one
         _finish_ended(run, trainer, "interrupted", elapsed())
         raise Interrupted(run.path) from None
@@ -150,13 +152,33 @@ def build_parts_from(
     stats: dict | None = None,
     cache: Path | None = None,
     preprocessing: dict | None = None,
+    target_stats: dict | None = None,
 ) -> Parts:
     """build_parts, with the config file named in any mistake it finds (a model that does
     not fit the data, a monitor the task does not log, amp on a CPU...)."""
     try:
-        return build_parts(cfg, stats=stats, cache=cache, preprocessing=preprocessing)
+        return build_parts(
+            cfg, stats=stats, cache=cache, preprocessing=preprocessing, target_stats=target_stats
+        )
     except MlcoreError as err:
         raise MlcoreError(f"{source}: {err}") from None
+
+
+def parts_from_checkpoint(cfg: Config, run: RunDir, state: dict[str, Any]) -> Parts:
+    """The parts of a run rebuilt as its checkpoint saw them: the normalization, feature
+    encoding and target statistics it saved, not fitted again."""
+    saved = state["data"]
+    if "target_stats" not in saved and cfg.data.standardize_target:
+        # written before targets were standardized: its model predicts raw targets
+        cfg = cfg.replace(data=dataclasses.replace(cfg.data, standardize_target=False))
+    return build_parts_from(
+        cfg,
+        run.config,
+        stats=saved["stats"],
+        cache=run.path,
+        preprocessing=saved.get("preprocessing"),  # absent before CSV encoding
+        target_stats=saved.get("target_stats"),
+    )
 
 
 def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir, Trainer, Parts]:
@@ -170,13 +192,7 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
     cfg = load_config(run.config, overrides)
     check_resume_changes(run_path, saved, cfg)
     check_matches_checkpoint(run, state.get("config"), cfg)
-    parts = build_parts_from(
-        cfg,
-        run.config,
-        stats=state["data"]["stats"],
-        cache=run.path,
-        preprocessing=state["data"].get("preprocessing"),  # absent before CSV encoding
-    )
+    parts = parts_from_checkpoint(cfg, run, state)
     check_same_data(run_path, state, parts)
     trainer = Trainer(parts, run, reporter if parts.placement.is_main else SilentReporter())
     try:
@@ -198,7 +214,7 @@ def _resume(run_path: Path, overrides: Any, reporter: Reporter) -> tuple[RunDir,
         )
     if parts.placement.is_main:
         run.truncate_metrics(trainer.epoch - 1)
-        run.config.write_text(dump(cfg))  # e.g. a raised trainer.epochs
+        run.config.write_text(dump(parts.config))  # e.g. a raised trainer.epochs
         resumes = run.read_summary().get("resumed_with", [])
         run.update_summary(resumed_with=[*resumes, command_line()])
     return run, trainer, parts
@@ -242,6 +258,13 @@ def describe_data(info: dict[str, Any]) -> str:
             values = f"{len(mean)} means and stds"
         lines.append(f"  normalization fitted on {norm.get('fitted_on', 'train')}: {values}")
     lines += [f"  {note}" for note in (info.get("preprocessing") or {}).get("notes", [])]
+    target = info.get("target_normalization")
+    if target and target.get("standardized"):
+        lines.append(
+            f"  target standardized with {target['fitted_on']}'s mean {_short(target['mean'])}, "
+            f"std {_short(target['std'])}: the loss is in standardized units, the metrics in "
+            "the target's"
+        )
     guard = info.get("contamination") or {}
     if guard.get("val_in_train") or guard.get("test_in_train"):
         verb = "dropped" if guard.get("dropped") else "kept (set data.dedupe=true to drop them)"
@@ -271,6 +294,20 @@ def test_report(parts: Parts, run: RunDir) -> dict[str, Any]:
         model_stats=True,
     )
     return {"split": "test", "checkpoint": "best", "epoch": state["epoch"] - 1, **report}
+
+
+def _warn_below_baseline(test: dict[str, Any], reporter: Reporter, run: RunDir) -> None:
+    """A regression that predicts worse than the training mean has learned nothing usable:
+    say so at the end, where its R² is read (it used to end with r2 -23.9 and no word)."""
+    base = test.get("baseline") if test.get("task") == "regression" else None
+    if base and test["r2"] < base["r2"]:
+        line = (
+            f"test r2 {test['r2']:.4g} is below the baseline of predicting the training mean "
+            f"(r2 {base['r2']:.4g}, mse {base['mse']:.4g}): the model predicts worse than a "
+            "constant; try more epochs or another optimizer.lr"
+        )
+        reporter.warn(line)
+        run.log_line(f"warning: {line}")
 
 
 # A run directory's disk failing under a run: removed, read-only, full. Not EPIPE (a closed
@@ -320,7 +357,8 @@ def _line_fit(parts: Parts) -> dict[str, Any]:
     """For the `line` dataset: the learned W and b beside the true ones, in raw units.
 
     The features were standardized, x' = (x - mean) / std, so Wx' + b = (W/std) x +
-    (b - W mean/std): that is the fit to compare with the true w and b.
+    (b - W mean/std): that is the fit to compare with the true w and b. A standardized
+    target, y' = (y - m) / s, first takes W to sW and b to sb + m.
     """
     info = parts.data.info  # the line dataset records its true w and b here
     if parts.config.data.name != "line" or parts.config.model.name != "linear":
@@ -328,6 +366,9 @@ def _line_fit(parts: Parts) -> dict[str, Any]:
     layer = unwrap(parts.model).fc
     w = layer.weight.detach().double().cpu()[0]
     b = float(layer.bias.detach().double().cpu()[0]) if layer.bias is not None else 0.0
+    if parts.task.standardized:
+        target = parts.data.target_stats
+        w, b = w * target["std"][0], b * target["std"][0] + target["mean"][0]
     stats = parts.data.stats
     if stats:
         mean = torch.tensor(stats["mean"], dtype=torch.float64).flatten()
@@ -358,13 +399,7 @@ def evaluate_run(
             "leave --split out"
         )
     cfg = cfg.replace(trainer=_cpu_if_needed(cfg))
-    parts = build_parts_from(
-        cfg,
-        run.config,
-        stats=state["data"]["stats"],
-        cache=run.path,
-        preprocessing=state["data"].get("preprocessing"),  # absent before CSV encoding
-    )
+    parts = parts_from_checkpoint(cfg, run, state)
     check_same_data(run_path, state, parts)
     unwrap(parts.model).load_state_dict(state["model"])
     if len(getattr(parts.data, split)) == 0:

@@ -131,6 +131,9 @@ class DataConfig:
     """Keep each class's share the same in every split (each class within one sample)."""
     normalize: bool = True
     """Standardize with the training split's mean and std (stored in the checkpoint for eval)."""
+    standardize_target: bool = True
+    """Regression: train on the target standardized with the training split's mean and std
+    (stored in the checkpoint); reports, plots and predictions stay in the target's units."""
     dedupe: bool = False
     """Drop validation and test samples that are exact copies of a training sample."""
     # deliberate changes for studies: mlcore/data/variants.py

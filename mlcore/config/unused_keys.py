@@ -49,6 +49,8 @@ def unused_keys(cfg: Config, task: str) -> list[str]:
             f"data.split.test has no effect on {cfg.data.name}: its official test set is the "
             "test split (validation is carved from the training set by train : val)"
         )
+    if not cfg.data.standardize_target and task != "regression":
+        found.append("data.standardize_target has no effect outside regression")
     if cfg.data.task != "auto" and cfg.data.name != "csv":
         found.append(f"data.task has no effect on {cfg.data.name} (only on csv)")
     found += _unused_model_keys(cfg)

@@ -15,7 +15,7 @@ import torch
 
 from mlcore.config import DataConfig
 from mlcore.data.guard import guard
-from mlcore.data.normalize import Stats, apply_stats, fit_stats
+from mlcore.data.normalize import Stats, apply_stats, fit_stats, fit_target_stats
 from mlcore.data.registry import get_dataset
 from mlcore.data.source import Source, Split, TensorSplit, labels_of
 from mlcore.data.variants import apply_variants
@@ -38,6 +38,9 @@ class DataBundle:
     class_names: list[str] | None
     stats: Stats | None  # {"mean": [...], "std": [...]} per feature or per channel
     preprocessing: dict[str, Any] | None  # the fitted feature encoding (csv), plain data
+    # regression: the training targets' mean and std per output (the mean is also the
+    # baseline's prediction); the task standardizes with them when data.standardize_target
+    target_stats: Stats | None
     info: dict[str, Any]  # JSON-able: goes into summary.json["data"]
 
 
@@ -46,12 +49,14 @@ def build_data(
     seed: int,
     stats: Stats | None = None,
     preprocessing: dict[str, Any] | None = None,
+    target_stats: Stats | None = None,
 ) -> DataBundle:
     """Load `cfg.name`, split it by `cfg.split` with `seed`, guard and normalize it.
 
     `stats`: normalization statistics saved with a checkpoint; applied instead of fitting
     (so `mlcore eval` sees exactly the inputs training saw). `preprocessing`: likewise, the
     feature encoding a checkpoint saved (only a loader that fits one receives it).
+    `target_stats`: a regression target's mean and std saved with a checkpoint.
     """
     load = get_dataset(cfg.name)
     raw = load(cfg, seed) if preprocessing is None else load(cfg, seed, fitted=preprocessing)
@@ -65,6 +70,16 @@ def build_data(
         splits = {k: apply_stats(v, stats) for k, v in splits.items()}
     shape = source.input_shape or _input_shape(splits["train"])
     info = _describe(cfg.name, source, splits, shape, stats, stats_from, contamination)
+    if source.task == "regression":
+        target_from = "checkpoint" if target_stats is not None else "train"
+        target_stats = target_stats or fit_target_stats(splits["train"])
+        info["target_normalization"] = {
+            **target_stats,
+            "fitted_on": target_from,
+            "standardized": cfg.standardize_target,
+        }
+    else:
+        target_stats = None
     return DataBundle(
         name=cfg.name,
         task=source.task,
@@ -75,6 +90,7 @@ def build_data(
         class_names=source.class_names,
         stats=stats,
         preprocessing=source.preprocessing,
+        target_stats=target_stats,
         info=info,
     )
 

@@ -65,14 +65,23 @@ class RegressionAccumulator:
 
     State: n and, per output, the sums of squared error, absolute error, y and y^2.
     num_outputs may be left None; it is then taken from the first update (give it under DDP
-    if a rank might see no batch).
+    if a rank might see no batch). `target_stats` ({"mean": [D], "std": [D]}): the model
+    predicts the standardized target, so each prediction is taken back to the target's units
+    (pred * std + mean) before it is compared. `baseline_mean` [D]: the report gains the
+    baseline of predicting it (the training split's mean) for every sample.
     """
 
     def __init__(
-        self, num_outputs: int | None = None, device: torch.device | str | None = None
+        self,
+        num_outputs: int | None = None,
+        device: torch.device | str | None = None,
+        target_stats: dict[str, list[float]] | None = None,
+        baseline_mean: list[float] | None = None,
     ) -> None:
         self.num_outputs = num_outputs
         self.device = device
+        self.target_stats = target_stats
+        self.baseline_mean = baseline_mean
         self.reset()
 
     def reset(self) -> None:
@@ -91,6 +100,8 @@ class RegressionAccumulator:
             raise MlcoreError(f"expected {self._sums.shape[1]} outputs, got {t.shape[1]}")
         p = p.to(self._sums.device, torch.float64)
         t = t.to(self._sums.device, torch.float64)
+        if self.target_stats is not None:  # float64, so the round trip adds no rounding
+            p = p * p.new_tensor(self.target_stats["std"]) + p.new_tensor(self.target_stats["mean"])
         err = p - t
         self._sums += torch.stack([(err**2).sum(0), err.abs().sum(0), t.sum(0), (t**2).sum(0)])
         self.n += t.shape[0]
@@ -112,7 +123,7 @@ class RegressionAccumulator:
         return {"n": self.n, "sse": s[0], "sae": s[1], "sum_y": s[2], "sum_y2": s[3]}
 
     def compute(self) -> dict:
-        return regression_report(self.sums())
+        return regression_report(self.sums(), baseline_mean=self.baseline_mean)
 
 
 def _as_rows(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:

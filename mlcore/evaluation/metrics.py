@@ -282,12 +282,14 @@ def background_baseline(cm: Tensor, background: int = 0) -> dict:
     }
 
 
-def regression_report(sums: dict | Any) -> dict:
+def regression_report(sums: dict | Any, baseline_mean: Any = None) -> dict:
     """mse, rmse, mae, r2 from running sums (or anything with `.sums()`, e.g. a
     RegressionAccumulator); float64 throughout.
 
     sums: n (samples) and per-output [D] tensors sse, sae, sum_y, sum_y2. Multi-output
     values are averaged over outputs, like scikit-learn's multioutput='uniform_average'.
+    baseline_mean [D]: add `baseline: {mse, r2}` of predicting that constant (the training
+    split's mean) for every sample: sum (y - m)^2 = sum y^2 - 2 m sum y + n m^2.
     """
     if hasattr(sums, "sums"):
         sums = sums.sums()
@@ -307,9 +309,17 @@ def regression_report(sums: dict | Any) -> dict:
     r2 = torch.where(constant, (sse == 0).double(), 1.0 - sse / torch.where(constant, 1.0, sst))
     mse = sse / n  # [D]
     # rmse per output then averaged, like scikit-learn's root_mean_squared_error.
-    return {
+    report = {
         "mse": float(mse.mean()),
         "rmse": float(mse.sqrt().mean()),
         "mae": float(sae.mean()) / n,
         "r2": float(r2.mean()),
     }
+    if baseline_mean is not None:
+        m = torch.as_tensor(baseline_mean, dtype=torch.float64).reshape(-1)
+        sse_b = (sum_y2 - 2 * m * sum_y + n * m**2).clamp_min(0)
+        r2_b = torch.where(
+            constant, (sse_b == 0).double(), 1.0 - sse_b / torch.where(constant, 1.0, sst)
+        )
+        report["baseline"] = {"mse": float((sse_b / n).mean()), "r2": float(r2_b.mean())}
+    return report

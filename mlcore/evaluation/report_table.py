@@ -28,6 +28,12 @@ def render_report(report: dict, class_names: list[str] | None = None) -> list[Re
         out = _segmentation(report, class_names)
     elif task == "regression":
         out = [_title(report), _scalars(report, ("mse", "rmse", "mae", "r2"))]
+        base = report.get("baseline")  # absent from reports written before it existed
+        if base:
+            out.append(
+                f"baseline (always the training mean): mse {_fmt(base['mse'])}, "
+                f"r2 {_fmt(base['r2'])}"
+            )
     else:
         keys = tuple(
             k for k, v in report.items() if isinstance(v, int | float) and k != "num_samples"

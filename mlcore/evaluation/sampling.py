@@ -28,7 +28,7 @@ def sample_run(
     checkpoint: str = "best",
 ) -> list[Path]:
     """Write `n` samples of the run's generator (its EMA when it has one); return the files."""
-    from mlcore.api import _cpu_if_needed, build_parts_from
+    from mlcore.api import _cpu_if_needed, parts_from_checkpoint
 
     run = RunDir(Path(run_path))
     if not run.config.is_file():
@@ -40,13 +40,7 @@ def sample_run(
         raise MlcoreError(f"-n: must be >= 1, got {n}")
     state = load_checkpoint(run.checkpoint(checkpoint))
     cfg = cfg.replace(trainer=_cpu_if_needed(cfg))
-    parts = build_parts_from(
-        cfg,
-        run.config,
-        stats=state["data"]["stats"],
-        cache=run.path,
-        preprocessing=state["data"].get("preprocessing"),  # absent before CSV encoding
-    )
+    parts = parts_from_checkpoint(cfg, run, state)
     unwrap(parts.model).load_state_dict(state["model"])
     image = len(parts.data.input_shape) == 3
     n = n or (64 if image else 1000)

@@ -2,9 +2,12 @@
 
 Classification: cross-entropy over C logits, binary included (two logits, so the report's
 `binary` section can name either class positive). Regression: mean squared error, the
-cost of the seed note's linear regression. Segmentation: per-pixel cross-entropy that skips
-`eval.ignore_index`. Generation (a GAN): no loss to validate; validation draws a fixed batch
-of samples and a judge scores it (judges.py, generation_metrics.py).
+cost of the study note's linear regression, on the target standardized with the training
+split's mean and std (data.standardize_target); its reports take predictions back to the
+target's units and hold the baseline of predicting the training mean. Segmentation:
+per-pixel cross-entropy that skips `eval.ignore_index`. Generation (a GAN): no loss to
+validate; validation draws a fixed batch of samples and a judge scores it (judges.py,
+generation_metrics.py).
 """
 
 from __future__ import annotations
@@ -44,10 +47,18 @@ class Task:
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     eval_cfg: EvalConfig
     class_names: list[str] | None = None
+    # regression: the training targets' mean and std; `standardized`: the model predicts
+    # (y - mean) / std, which the loss compares with and the reports undo
+    target_stats: dict[str, list[float]] | None = None
+    standardized: bool = False
 
     def accumulator(self, device: torch.device) -> ConfusionAccumulator | RegressionAccumulator:
         if self.name == "regression":
-            return RegressionAccumulator()
+            stats = self.target_stats
+            return RegressionAccumulator(
+                target_stats=stats if self.standardized else None,
+                baseline_mean=stats["mean"] if stats else None,
+            )
         ignore = self.eval_cfg.ignore_index if self.name == "segmentation" else None
         return ConfusionAccumulator(
             self.n_out, ignore_index=ignore, threshold=self.eval_cfg.threshold, device=device
@@ -104,15 +115,40 @@ class Task:
         return out
 
 
+class StandardizedMSE:
+    """The mean squared error of the standardized target: mean(((out - (y - mean) / std))^2),
+    for a model whose outputs are standardized predictions. Equal to the MSE in the target's
+    units divided by the training variance, so its gradients do not grow with the units."""
+
+    def __init__(self, stats: dict[str, list[float]]) -> None:
+        self.stats = stats
+        self._on: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        key = (y.device, y.dtype)
+        if key not in self._on:  # made once per device, not in every step
+            self._on[key] = (
+                torch.tensor(self.stats["mean"], dtype=y.dtype, device=y.device),
+                torch.tensor(self.stats["std"], dtype=y.dtype, device=y.device),
+            )
+        mean, std = self._on[key]
+        return nn.functional.mse_loss(out, (y - mean) / std)
+
+
 def make_task(
     task: str,
     num_classes: int | None,
     target_dim: int,
     eval_cfg: EvalConfig,
     class_names: list[str] | None = None,
+    target_stats: dict[str, list[float]] | None = None,
+    standardize: bool = False,
 ) -> Task:
+    """`target_stats` with `standardize`: a regression trained on the standardized target."""
     if task == "regression":
-        return Task("regression", target_dim, nn.functional.mse_loss, eval_cfg)
+        scaled = standardize and target_stats is not None
+        loss = StandardizedMSE(target_stats) if scaled else nn.functional.mse_loss
+        return Task("regression", target_dim, loss, eval_cfg, None, target_stats, scaled)
     assert num_classes is not None
     if task == "segmentation":
         ignore = eval_cfg.ignore_index if eval_cfg.ignore_index is not None else -100

@@ -75,7 +75,15 @@ def _task(cfg: Config, data: DataBundle) -> Task:
             f"data.name: {cfg.data.name} is a {data.task} dataset: train it with model.name "
             "gan, or use a classification, regression or segmentation dataset"
         )
-    task = make_task(data.task, data.num_classes, data.target_dim, cfg.eval, data.class_names)
+    task = make_task(
+        data.task,
+        data.num_classes,
+        data.target_dim,
+        cfg.eval,
+        data.class_names,
+        data.target_stats,
+        cfg.data.standardize_target,
+    )
     pos = cfg.eval.positive_class
     if pos is not None and not (
         task.name == "classification" and task.n_out == 2 and pos in (0, 1)
@@ -164,15 +172,22 @@ def build_parts(
     stats: dict | None = None,
     cache: Path | None = None,
     preprocessing: dict | None = None,
+    target_stats: dict | None = None,
 ) -> Parts:
-    """Everything for training or evaluating `cfg`; `stats` and `preprocessing` reuse saved
-    normalization and feature encoding, `cache` is a run directory whose saved judge a GAN
-    reuses."""
+    """Everything for training or evaluating `cfg`; `stats`, `preprocessing` and
+    `target_stats` reuse saved normalization, feature encoding and a regression target's
+    statistics, `cache` is a run directory whose saved judge a GAN reuses."""
     apply_threads(cfg.trainer.threads)
     check_gan(cfg)
     placement = place(cfg.trainer)
     seed_everything(cfg.run.seed, cfg.trainer.deterministic)
-    data = build_data(cfg.data, seed=cfg.run.seed, stats=stats, preprocessing=preprocessing)
+    data = build_data(
+        cfg.data,
+        seed=cfg.run.seed,
+        stats=stats,
+        preprocessing=preprocessing,
+        target_stats=target_stats,
+    )
     task = build_task(cfg, data, cache)
     if len(data.val) == 0 or len(data.train) == 0:
         empty = "train" if len(data.train) == 0 else "val"

@@ -101,6 +101,7 @@ class Trainer:
             "data": {
                 "stats": self.p.data.stats,
                 "preprocessing": self.p.data.preprocessing,
+                "target_stats": self.p.data.target_stats,
                 "input_shape": list(self.p.data.input_shape),
                 "num_classes": self.p.data.num_classes,
                 "class_names": self.p.data.class_names,
