@@ -2,7 +2,8 @@
 
 Marking an example: put the line `<!-- example -->` right before a ```console block. Each
 `$ mlcore ...` line in the block runs through the real CLI (the `cli` fixture, in-process) in
-a fresh temporary folder holding links to the repository's `configs/` and `experiments/`;
+a fresh temporary folder holding links to the repository's `configs/`, `experiments/` and
+`examples/`;
 the blocks of a page do not share that folder, so each block is self-contained. The command
 must exit 0, and every line the block shows after it must appear, in order, among the lines
 it printed (stdout; a line not there may be on stderr). A `...` line stands for any number of
@@ -101,7 +102,7 @@ def test_the_docs_page_has_the_reference_marker():
 
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 # a backticked path into the repository: starts with one of its top-level folders or files
-TOP = ("mlcore/", "configs/", "experiments/", "benchmarks/", "tests/", "docs/", ".ci/")
+TOP = ("mlcore/", "configs/", "experiments/", "examples/", "benchmarks/", "tests/", "docs/", ".ci/")
 TOP_FILES = ("Makefile", "pyproject.toml", "mkdocs.yml", "cli.py", "README.md")
 TICKED = re.compile(r"`([^`\s]+)`")
 MD_NAME = re.compile(r"(?<![\w/.<-])([\w./-]+\.md)\b")
@@ -210,7 +211,7 @@ def test_the_examples_are_found():
     ],
 )
 def test_example_runs_as_shown(example, cli, tmp_path, monkeypatch):
-    for name in ("configs", "experiments"):
+    for name in ("configs", "experiments", "examples"):
         (tmp_path / name).symlink_to(REPO / name)
     monkeypatch.chdir(tmp_path)
     code = re.search(r"exit=(\d+)", example.options)
